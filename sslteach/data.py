@@ -1,0 +1,302 @@
+"""Offline data: the small real data sets shipped in ``data/``, checked by sha256.
+
+Every loader verifies the file's sha256 before use, decodes image archives once and caches the
+decoded arrays (``sslteach.utils.cache_dir()``), so a second load of CIFAR-10 takes milliseconds.
+A missing or changed file raises :class:`DataError` naming the file and how to restore it.
+
+Examples:
+    >>> x, y, classes = load_cifar10("train")          # uint8 (10000, 3, 32, 32)
+    >>> x.shape, y.shape, classes[:3]
+    (torch.Size([10000, 3, 32, 32]), torch.Size([10000]), ['airplane', 'automobile', 'bird'])
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .utils import cache_dir, data_dir
+
+# sha256 of every shipped file (provenance and licences in data/README.md)
+SHA256 = {
+    "eval/questions-words.txt": "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
+    "eval/simlex999.txt": "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d",
+    "eval/wordsim353.tsv": "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d",
+    "images/astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+    "images/chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+    "images/cifar10_test_2000_jpg.zip": "a414af9e33979c1eabd487463b4c3e8379685e7043995163dd784f630d6cbc7f",
+    "images/cifar10_train_10000_jpg.zip": "87b28cd8f7e58749a979993d4c27d03c55627a2041b505f69003eca0c4660fdc",
+    "images/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+    "images/mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
+    "text/enwiki_mini.txt.gz": "106986f21974e9ba78f87f3a024ec603ecafd75fab78612238e43592d17e98ec",
+    "text/gutenberg17_tokenized.txt.gz": "6e91594258a132af4167dd13b85fac36ccc48d9629eb241d0fb3adec18414d02",
+}
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck"]
+PHOTOS = ("astronaut", "chelsea", "coffee")
+CORPORA = {"gutenberg": "text/gutenberg17_tokenized.txt.gz", "enwiki": "text/enwiki_mini.txt.gz"}
+WORD_PAIRS = {"wordsim353": "eval/wordsim353.tsv", "simlex999": "eval/simlex999.txt"}
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or cannot be fetched; the message says how to fix it."""
+
+
+class ImageSet(NamedTuple):
+    """Images with labels; unpacks as ``x, y, classes = load_cifar10()``."""
+    images: torch.Tensor  # (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1]
+    labels: torch.Tensor  # (N,) int64
+    classes: list
+
+
+def sha256sum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_file(name: str) -> Path:
+    """Path of a shipped file (e.g. ``"images/mnist_5k.csv.gz"``) after checking its sha256.
+
+    Raises:
+        DataError: the file is missing or its content differs from the shipped one.
+    """
+    if name not in SHA256:
+        raise DataError(f"{name!r} is not a shipped data file; expected one of {sorted(SHA256)}")
+    path = data_dir() / name
+    restore = (f"Restore it with `git checkout -- data/{name}` from the repository root "
+               f"(or copy it from a fresh clone); data/README.md lists every file and its source.")
+    if not path.is_file():
+        raise DataError(f"Data file {path} is missing: expected the shipped file data/{name} "
+                        f"(sha256 {SHA256[name]}). {restore}")
+    actual = sha256sum(path)
+    if actual != SHA256[name]:
+        raise DataError(f"Data file {path} is corrupt or was changed: its sha256 is {actual}, "
+                        f"expected {SHA256[name]}. {restore}")
+    return path
+
+
+def per_class_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """Indices of exactly ``k`` examples of every class, drawn at random with ``seed`` (sorted).
+
+    Raises:
+        ValueError: ``k`` < 1, or some class has fewer than ``k`` examples.
+    """
+    labels = torch.as_tensor(labels)
+    if k < 1:
+        raise ValueError(f"k (examples per class) must be >= 1, got {k}")
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < k:
+            raise ValueError(f"class {c} has only {len(idx)} examples, cannot take k={k} per class; "
+                             f"use k <= {len(idx)}")
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:k]])
+    return torch.cat(chosen).sort().values
+
+
+def _cached_arrays(name: str, decode) -> dict:
+    """Decode ``data/name`` once with ``decode(path) -> dict of arrays`` and cache it as .npz."""
+    path = data_file(name)
+    cache = cache_dir() / f"{Path(name).name}.{SHA256[name][:16]}.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache) as f:
+                return {k: f[k] for k in f.files}
+        except (OSError, ValueError):  # a torn or foreign cache file: decode again
+            pass
+    arrays = decode(path)
+    tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, cache)  # atomic: a concurrent reader never sees half a file
+    return arrays
+
+
+def _finish(images: np.ndarray, labels: np.ndarray, classes, dtype, n_per_class, seed) -> ImageSet:
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    y = torch.from_numpy(labels.astype(np.int64))
+    if n_per_class is not None:
+        idx = per_class_indices(y, n_per_class, seed)
+        x, y = x[idx], y[idx]
+    if dtype == torch.uint8:
+        pass
+    elif dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        x = x.to(dtype) / 255
+    else:
+        raise ValueError(f"dtype must be torch.uint8 (0-255) or a float dtype (0-1), got {dtype}")
+    return ImageSet(x, y, list(classes))
+
+
+def _decode_cifar_zip(path: Path) -> dict:
+    images, labels = [], []
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir() or not info.filename.endswith(".jpg"):
+                continue
+            cls = info.filename.split("/")[-2]
+            with Image.open(io.BytesIO(zf.read(info))) as im:
+                images.append(np.asarray(im.convert("RGB")))
+            labels.append(CIFAR10_CLASSES.index(cls))
+    x = np.stack(images).transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    return {"images": x, "labels": np.array(labels, dtype=np.int64)}
+
+
+def load_cifar10(split: str = "train", dtype: torch.dtype = torch.uint8,
+                 n_per_class: int | None = None, seed: int = 0) -> ImageSet:
+    """The shipped CIFAR-10 subset: 10,000 train (1,000 per class) or 2,000 test (200 per class).
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        dtype: ``torch.uint8`` (0-255) or a float dtype (scaled to 0-1).
+        n_per_class: keep only this many random images per class (quick mode, exercises).
+        seed: seed for that sampling.
+
+    Returns:
+        ``ImageSet(images (N, 3, 32, 32), labels (N,), classes)``.
+
+    - Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009.
+    """
+    files = {"train": "images/cifar10_train_10000_jpg.zip", "test": "images/cifar10_test_2000_jpg.zip"}
+    if split not in files:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    a = _cached_arrays(files[split], _decode_cifar_zip)
+    return _finish(a["images"], a["labels"], CIFAR10_CLASSES, dtype, n_per_class, seed)
+
+
+def _decode_mnist(path: Path) -> dict:
+    rows = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.uint8)
+    return {"images": rows[:, :784].reshape(-1, 1, 28, 28), "labels": rows[:, 784].astype(np.int64)}
+
+
+def _split_per_class(labels: np.ndarray, split: str, n_test_per_class: int) -> np.ndarray:
+    """Deterministic split: the last ``n_test_per_class`` of each class (in file order) are test."""
+    if split == "all":
+        return np.arange(len(labels))
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        keep.append(idx[-n_test_per_class:] if split == "test" else idx[:-n_test_per_class])
+    return np.sort(np.concatenate(keep))
+
+
+def load_mnist(split: str = "train", dtype: torch.dtype = torch.uint8,
+               n_per_class: int | None = None, seed: int = 0) -> ImageSet:
+    """The shipped 5,000 MNIST digits (500 per class) as (N, 1, 28, 28).
+
+    ``split``: ``"train"`` (400 per class), ``"test"`` (the last 100 per class) or ``"all"``.
+
+    - LeCun, Cortes, Burges, The MNIST database of handwritten digits, 1998.
+    """
+    a = _cached_arrays("images/mnist_5k.csv.gz", _decode_mnist)
+    keep = _split_per_class(a["labels"], split, 100)
+    return _finish(a["images"][keep], a["labels"][keep], [str(d) for d in range(10)],
+                   dtype, n_per_class, seed)
+
+
+def load_digits(split: str = "all", dtype: torch.dtype = torch.uint8) -> ImageSet:
+    """scikit-learn's 1,797 8×8 digits (a tiny extra), rescaled from 0-16 to 0-255, as (N, 1, 8, 8).
+
+    ``split``: ``"all"``, ``"train"`` or ``"test"`` (the last 30 of each class).
+    """
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    images = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]
+    keep = _split_per_class(d.target, split, 30)
+    return _finish(images[keep], d.target[keep], [str(k) for k in range(10)], dtype, None, 0)
+
+
+def load_photo(name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One of the shipped full-size photos (``"astronaut"``, ``"chelsea"``, ``"coffee"``) as (3, H, W)."""
+    if name not in PHOTOS:
+        raise ValueError(f"photo must be one of {PHOTOS}, got {name!r}")
+    with Image.open(data_file(f"images/{name}.png")) as im:
+        x = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)  # (3, H, W)
+    return x if dtype == torch.uint8 else x.to(dtype) / 255
+
+
+def load_corpus(name: str = "gutenberg", max_lines: int | None = None) -> list[str]:
+    """Raw lines of a shipped corpus: ``"gutenberg"`` (17 books, one sentence per line, mixed case,
+    punctuation tokens) or ``"enwiki"`` (106 Wikipedia articles, lower-case, one per line)."""
+    if name not in CORPORA:
+        raise ValueError(f"corpus must be one of {sorted(CORPORA)}, got {name!r}")
+    with gzip.open(data_file(CORPORA[name]), "rt", encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    return lines[:max_lines] if max_lines is not None else lines
+
+
+def load_word_pairs(name: str = "wordsim353") -> list[tuple[str, str, float]]:
+    """Human similarity judgements: ``"wordsim353"`` (Finkelstein et al. 2002, relatedness 0-10) or
+    ``"simlex999"`` (Hill, Reichart, Korhonen 2015, similarity 0-10), as (word1, word2, score)."""
+    if name not in WORD_PAIRS:
+        raise ValueError(f"word-pair set must be one of {sorted(WORD_PAIRS)}, got {name!r}")
+    pairs = []
+    for line in data_file(WORD_PAIRS[name]).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        w1, w2, score = line.split("\t")[:3]
+        pairs.append((w1.lower(), w2.lower(), float(score)))
+    return pairs
+
+
+def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
+    """Google's analogy questions (Mikolov et al. 2013), lower-cased, by section:
+    ``{"capital-common-countries": [("athens", "greece", "baghdad", "iraq"), ...], ...}``."""
+    sections: dict[str, list] = {}
+    current = None
+    for line in data_file("eval/questions-words.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            current = line[1:].strip()
+            sections[current] = []
+        elif line.strip():
+            sections[current].append(tuple(line.lower().split()))
+    return sections
+
+
+def load_torchvision(name: str = "cifar10", split: str = "train", root: str | Path | None = None,
+                     dtype: torch.dtype = torch.uint8) -> ImageSet:
+    """Opt-in: the FULL CIFAR-10 (50k/10k) or STL-10 from torchvision, downloaded (needs internet).
+
+    Args:
+        name: ``"cifar10"`` or ``"stl10"``.
+        split: ``"train"``/``"test"`` (STL-10 also ``"unlabeled"``).
+        root: download folder (default ``cache_dir()/torchvision``).
+
+    Raises:
+        DataError: the download failed (for example offline); the shipped subsets need no network.
+    """
+    import torchvision
+
+    root = Path(root) if root is not None else cache_dir() / "torchvision"
+    try:
+        if name == "cifar10":
+            ds = torchvision.datasets.CIFAR10(root, train=(split == "train"), download=True)
+            images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.array(ds.targets), ds.classes
+        elif name == "stl10":
+            ds = torchvision.datasets.STL10(root, split=split, download=True)
+            images, labels, classes = ds.data, np.asarray(ds.labels), ds.classes
+        else:
+            raise ValueError(f"name must be 'cifar10' or 'stl10', got {name!r}")
+    except ValueError:
+        raise
+    except Exception as e:  # URLError, socket errors, bad archives... all mean "could not fetch"
+        raise DataError(
+            f"Could not download the full {name} data set into {root} ({type(e).__name__}: {e}). "
+            f"This needs an internet connection. Offline, use the shipped subsets instead: "
+            f"load_cifar10('train') (10,000 images) / load_cifar10('test') (2,000) or load_mnist()."
+        ) from e
+    return _finish(images, labels, classes, dtype, None, 0)

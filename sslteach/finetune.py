@@ -1,0 +1,119 @@
+"""Measuring a representation: feature extraction, linear probe and kNN accuracy.
+
+Every notebook judges an encoder the same way: freeze it, extract features ``h`` for the train
+and test images, then ask how well a *linear* classifier (the linear probe) or a nearest-neighbour
+vote (kNN) separates the classes. Better features -> higher accuracy with the same simple reader.
+
+Examples:
+    >>> h_train = extract_features(encoder, x_train)         # (N, D)
+    >>> linear_probe(h_train, y_train, h_test, y_test, labels_per_class=10)
+    0.31
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import per_class_indices
+from .utils import get_device
+
+
+@torch.no_grad()
+def extract_features(encoder: torch.nn.Module, images: torch.Tensor, batch_size: int = 500,
+                     device: torch.device | str | None = None, block: int | None = None) -> torch.Tensor:
+    """Frozen features of ``images`` (uint8 0-255 or float 0-1), computed in batches without grad.
+
+    Args:
+        encoder: maps float images (B, C, H, W) to (B, D); an :class:`sslteach.models.Encoder`
+            also accepts ``block`` to return the pooled features after that block.
+        images: (N, C, H, W).
+        batch_size: images per forward pass.
+        device: where to run (default :func:`sslteach.utils.get_device`).
+        block: 0-based block index (``None``: the encoder's output).
+
+    Returns:
+        float32 CPU tensor (N, D).
+    """
+    device = torch.device(device) if device is not None else get_device()
+    was_training = encoder.training
+    encoder.eval().to(device)
+    kwargs = {} if block is None else {"block": block}
+    feats = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device, non_blocking=True)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        feats.append(encoder(x, **kwargs).float().cpu())
+    encoder.train(was_training)
+    return torch.cat(feats)
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor, name: str) -> None:
+    if x.ndim != 2:
+        raise ValueError(f"{name} features must be 2-D (N, D), got shape {tuple(x.shape)}")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: {len(x)} feature rows but {len(y)} labels")
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, labels_per_class: int | None = None, seed: int = 0,
+                 C: float = 0.1, max_iter: int = 1000) -> float:
+    """Test accuracy of a logistic regression trained on frozen, standardised features.
+
+    Args:
+        train_x, train_y: (N, D) features and (N,) labels to fit on.
+        test_x, test_y: (M, D) features and (M,) labels to score.
+        labels_per_class: use only this many random labelled examples per class (``seed``).
+        C: inverse L2 strength of the logistic regression (scikit-learn's ``C``).
+        max_iter: L-BFGS iterations.
+
+    Returns:
+        Accuracy on the test set, in [0, 1].
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    train_x, train_y, test_x, test_y = (torch.as_tensor(t) for t in (train_x, train_y, test_x, test_y))
+    _check_pair(train_x, train_y, "train")
+    _check_pair(test_x, test_y, "test")
+    if train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"train features have {train_x.shape[1]} dims, test features {test_x.shape[1]}")
+    if labels_per_class is not None:
+        idx = per_class_indices(train_y, labels_per_class, seed)
+        train_x, train_y = train_x[idx], train_y[idx]
+    scaler = StandardScaler().fit(train_x.double().numpy())
+    clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+    clf.fit(scaler.transform(train_x.double().numpy()), train_y.numpy())
+    pred = clf.predict(scaler.transform(test_x.double().numpy()))
+    return float(np.mean(pred == test_y.numpy()))
+
+
+@torch.no_grad()
+def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, k: int = 20, temperature: float = 0.07,
+                 batch_size: int = 1024) -> float:
+    """Weighted k-nearest-neighbour accuracy with cosine similarity.
+
+    Each test point takes its ``k`` most similar training points; neighbour ``j`` votes for its
+    class with weight ``exp(s_j / temperature)``; the class with the largest total wins.
+
+    - Wu et al., Unsupervised Feature Learning via Non-Parametric Instance Discrimination, 2018.
+    """
+    train_x, test_x = torch.as_tensor(train_x).float(), torch.as_tensor(test_x).float()
+    train_y, test_y = torch.as_tensor(train_y).long(), torch.as_tensor(test_y).long()
+    _check_pair(train_x, train_y, "train")
+    _check_pair(test_x, test_y, "test")
+    if not 1 <= k <= len(train_x):
+        raise ValueError(f"k must be between 1 and the number of training points ({len(train_x)}), got {k}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    num_classes = int(train_y.max()) + 1
+    train_n = F.normalize(train_x, dim=1)
+    correct = 0
+    for i in range(0, len(test_x), batch_size):
+        sim = F.normalize(test_x[i:i + batch_size], dim=1) @ train_n.T   # (B, N)
+        top_sim, top_idx = sim.topk(k, dim=1)                             # (B, k)
+        weights = ((top_sim - top_sim[:, :1]) / temperature).exp()      # (B, k), max-shifted: no overflow
+        votes = torch.zeros(len(sim), num_classes).scatter_add_(1, train_y[top_idx], weights)
+        correct += (votes.argmax(1) == test_y[i:i + batch_size]).sum().item()
+    return correct / len(test_x)
