@@ -3,12 +3,21 @@
 One module per notebook section plus a few shared ones; the names below are the stable API
 that the notebooks use.
 """
+from .augment import (ColorJitter, Compose, Cutout, GaussianBlur, GaussianNoise, RandomGrayscale,
+                      RandomHorizontalFlip, RandomResizedCrop, TwoViews, simclr_augment)
+from .autoencoder import (ConvAutoencoder, add_noise, mask_patches, masked_mse, pixel_dropout,
+                          reconstruct, reconstruction_error, reconstruction_step)
+from .contrastive import (AnchorDistribution, SimCLR, alignment, anchor_distribution,
+                          contrastive_accuracy, info_nce, info_nce_loop, simclr_step, uniformity)
 from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_cifar10, load_corpus,
                    load_digits, load_mnist, load_photo, load_torchvision, load_word_pairs,
                    per_class_indices)
-from .finetune import extract_features, knn_accuracy, linear_probe
+from .finetune import extract_features, format_table, knn_accuracy, linear_probe, probe_table
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
-from .train import History, TensorLoader, cosine_schedule, fit, load_checkpoint, save_checkpoint
+from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
+                       rotation_step)
+from .train import (History, TensorLoader, as_float_images, cosine_schedule, fit, load_checkpoint,
+                    save_checkpoint)
 from .utils import get_device, quick_mode, set_seed
 from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
 

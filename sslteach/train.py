@@ -85,6 +85,13 @@ class History:
             where.setdefault(k, []).append(float(v))
 
 
+def as_float_images(batch) -> torch.Tensor:
+    """Images of a batch (a tensor, or the first item of an ``(images, labels)`` tuple) as float:
+    uint8 0-255 becomes float32 0-1; float images pass through unchanged."""
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return x.float() / 255 if x.dtype == torch.uint8 else x
+
+
 def to_device(batch, device: torch.device):
     """Move a tensor, or the tensors inside a tuple/list/dict, to ``device``."""
     if torch.is_tensor(batch):

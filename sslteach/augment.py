@@ -1,0 +1,391 @@
+"""Batched data augmentation: every image in the batch gets its own random parameters.
+
+In SimCLR the augmentations *are* the pretext task: two random views of one image must map to
+nearby features. A torchvision transform given a batch tensor draws ONE set of parameters for the
+whole batch; each op here draws them per image and applies them with tensor ops over the batch
+(no Python loop over images), on CPU or GPU. Every op has three parts:
+
+* ``op.sample_params(x, generator)`` draws per-image parameters (a dict of (N,) tensors);
+* ``op.apply(x, **params)`` applies given parameters; per image it equals (allclose) the
+  ``torchvision.transforms.v2.functional`` op, as ``tests/test_augment.py`` checks;
+* ``op(x, generator=None)`` tosses a coin per image (probability ``op.p``) and applies the op to
+  the chosen images. A seeded ``torch.Generator`` makes the draw reproducible.
+
+Images are float (N, C, H, W), C = 1 or 3, in [0, 1]; outputs keep dtype, device and the [0, 1]
+range. Values outside [0, 1] (0-255 floats, or images already normalised with a mean/std) raise a
+ValueError: augment first, normalise after (``ConvEncoder`` normalises its input itself).
+
+Examples:
+    >>> x = load_cifar10("train", dtype=torch.float32).images[:256]     # (256, 3, 32, 32)
+    >>> x1, x2 = TwoViews(simclr_augment(32))(x, torch.Generator().manual_seed(0))  # 2 x (256, 3, 32, 32)
+
+- Chen, Kornblith, Norouzi, Hinton, A Simple Framework for Contrastive Learning of Visual Representations, 2020.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def check_images(x: torch.Tensor, name: str = "augment") -> torch.Tensor:
+    """Raise a clear error unless ``x`` is a float batch (N, 1 or 3, H, W) with values in [0, 1]."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a tensor of images (N, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4:
+        hint = "; for one image add a batch dimension: x.unsqueeze(0)" if x.ndim == 3 else ""
+        raise ValueError(f"{name} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}{hint}")
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"{name} expects 1 (gray) or 3 (RGB) channels in dim 1, got shape {tuple(x.shape)}; "
+                         f"for channels-last images (N, H, W, C) use x.permute(0, 3, 1, 2)")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects float images in [0, 1], got dtype {x.dtype}; convert with x.float() / 255")
+    if x.numel() > 0:
+        lo, hi = torch.aminmax(x)
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(f"{name} expects values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; divide "
+                             f"0-255 images by 255, and normalise (mean/std) after augmenting, not before")
+    return x
+
+
+def _rand(shape, generator: torch.Generator | None, device, normal: bool = False) -> torch.Tensor:
+    """Uniform [0, 1) (or standard normal) float32 numbers drawn where the generator lives, moved to ``device``."""
+    draw = torch.randn if normal else torch.rand
+    return draw(shape, generator=generator, device=generator.device if generator is not None else device).to(device)
+
+
+def _per_image(value, x: torch.Tensor) -> torch.Tensor:
+    """A number or an (N,) tensor as (N or 1, 1, 1, 1) in ``x``'s dtype and device, to broadcast."""
+    return torch.as_tensor(value, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+
+
+# ---- colour: per-image factors (numbers or (N,) tensors), torchvision's formulas ----
+def rgb_to_gray(x: torch.Tensor) -> torch.Tensor:
+    """Luma (ITU-R 601-2, as PIL and torchvision): (N, 3, H, W) -> (N, 1, H, W); gray input is returned."""
+    if x.shape[1] == 1:
+        return x
+    r, g, b = x.unbind(1)
+    return (0.2989 * r + 0.587 * g + 0.114 * b).unsqueeze(1)  # (N, 1, H, W)
+
+
+def _blend(x: torch.Tensor, y: torch.Tensor, ratio) -> torch.Tensor:
+    ratio = _per_image(ratio, x)  # (N, 1, 1, 1)
+    return (ratio * x + (1 - ratio) * y).clamp(0, 1)
+
+
+def adjust_brightness(x: torch.Tensor, factor) -> torch.Tensor:
+    """Multiply by ``factor``: 0 gives black, 1 the original."""
+    return (x * _per_image(factor, x)).clamp(0, 1)
+
+
+def adjust_contrast(x: torch.Tensor, factor) -> torch.Tensor:
+    """Blend with the image's mean gray level: 0 gives flat gray, 1 the original."""
+    return _blend(x, rgb_to_gray(x).mean(dim=(1, 2, 3), keepdim=True), factor)  # mean (N, 1, 1, 1)
+
+
+def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
+    """Blend with the grayscale image: 0 gives gray, 1 the original, 2 doubles the saturation."""
+    return x if x.shape[1] == 1 else _blend(x, rgb_to_gray(x), factor)
+
+
+def adjust_hue(x: torch.Tensor, factor) -> torch.Tensor:
+    """Turn the hue by ``factor`` in [-0.5, 0.5] turns of the HSV colour wheel."""
+    if x.shape[1] == 1:
+        return x
+    y = x if x.dtype == torch.float64 else x.float()  # HSV in float32 at least
+    r, g, b = y.unbind(1)  # (N, H, W) each
+    v = y.amax(1)  # HSV value = max; it and chroma = max - min do not change
+    chroma = v - y.amin(1)
+    d = torch.where(chroma > 0, chroma, 1)
+    h6 = torch.where(v == r, (g - b) / d, torch.where(v == g, (b - r) / d + 2, (r - g) / d + 4))  # [-1, 5)
+    h6 = (h6 + 6 * _per_image(factor, y)[:, 0]) % 6  # hue in sextants [0, 6), turned
+    # back to RGB: channel n of (R, G, B) = (5, 3, 1) is v - chroma * clamp(min(k, 4 - k), 0, 1)
+    k = (torch.tensor([5.0, 3.0, 1.0], dtype=y.dtype, device=y.device).view(1, 3, 1, 1) + h6[:, None]) % 6
+    rgb = v[:, None] - chroma[:, None] * torch.minimum(k, 4 - k).clamp(0, 1)  # (N, 3, H, W)
+    return rgb.clamp(0, 1).to(x.dtype)
+
+
+# ---- the ops ----
+class RandomOp:
+    """Base class: one coin per image with probability ``p``, then ``apply`` with sampled params."""
+    p: float = 1.0
+
+    def __post_init__(self):
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"{type(self).__name__}: p is a probability in [0, 1], got {self.p}")
+
+    def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        """Parameters for each image of the batch ``x`` (N, C, H, W): a dict of (N,) tensors."""
+        return {}
+
+    def apply(self, x: torch.Tensor, **params) -> torch.Tensor:
+        raise NotImplementedError  # each op: x (N, C, H, W) and its params -> augmented x
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = check_images(x, type(self).__name__)
+        chosen = _rand(len(x), generator, x.device) < self.p  # (N,) one coin per image
+        if bool(chosen.all()):
+            return self.apply(x, **self.sample_params(x, generator))
+        idx = chosen.nonzero().squeeze(1)  # (n,) the images to change
+        if len(idx) == 0:
+            return x
+        out = x.clone()
+        out[idx] = self.apply(x[idx], **self.sample_params(x[idx], generator))
+        return out
+
+
+def _resize_weights(start, length, n_in: int, n_out: int, x: torch.Tensor) -> torch.Tensor:
+    """(N, n_out, n_in) weights resampling pixels [start, start + length) of each image to n_out pixels:
+    output i, centred at ``start + (i + 0.5) * scale``, averages its neighbours with a triangle of
+    half-width ``max(scale, 1)`` (as ``F.interpolate(mode="bilinear", antialias=True)``)."""
+    start, length = (torch.as_tensor(v, device=x.device).to(x.dtype).reshape(-1, 1, 1) for v in (start, length))
+    scale = length / n_out  # (N, 1, 1)
+    centre = start + (torch.arange(n_out, dtype=x.dtype, device=x.device).view(1, -1, 1) + 0.5) * scale
+    pos = torch.arange(n_in, dtype=x.dtype, device=x.device).view(1, 1, -1) + 0.5  # pixel centres
+    w = (1 - (pos - centre).abs() / scale.clamp(min=1)).clamp(min=0)  # (N, n_out, n_in) triangles
+    w = w * ((pos > start) & (pos < start + length))  # only pixels inside the crop
+    return w / w.sum(-1, keepdim=True)
+
+
+@dataclass
+class RandomResizedCrop(RandomOp):
+    """Crop a random box (area fraction in ``scale``, width/height in ``ratio``) and resize it to ``size``.
+
+    Boxes are drawn as in torchvision (10 tries per image, else a central crop). The resize is two
+    matrix products per image, ``Ry @ x @ Rx^T``, equal to torchvision's
+    ``resized_crop(..., antialias=True)``. An image not chosen (probability 1 - p) is resized whole.
+    """
+    size: int | tuple[int, int] = 32
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    p: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.size = (self.size, self.size) if isinstance(self.size, int) else tuple(self.size)
+        if not (0 < self.scale[0] <= self.scale[1] <= 1 and 0 < self.ratio[0] <= self.ratio[1]):
+            raise ValueError(f"scale needs 0 < low <= high <= 1 (area fractions) and ratio 0 < low <= high "
+                             f"(width/height), got scale={self.scale}, ratio={self.ratio}")
+
+    def sample_params(self, x, generator=None):
+        H, W = x.shape[2:]
+        u = _rand((4, len(x), 10), generator, x.device)  # 10 tries per image
+        log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
+        area = H * W * (self.scale[0] + (self.scale[1] - self.scale[0]) * u[0])  # (N, 10)
+        aspect = torch.exp(log_lo + (log_hi - log_lo) * u[1])
+        w, h = torch.sqrt(area * aspect).round(), torch.sqrt(area / aspect).round()
+        fits = (w > 0) & (w <= W) & (h > 0) & (h <= H)  # (N, 10)
+        first = fits.int().argmax(1, keepdim=True)  # the first try that fits
+        w, h, fits = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0], fits.any(1)  # (N,)
+        top, left = (u[2, :, 0] * (H - h + 1)).floor(), (u[3, :, 0] * (W - w + 1)).floor()
+        # no try fits: the largest central crop with width/height clamped into `ratio`
+        fw, fh = min(W, round(H * self.ratio[1])), min(H, round(W / self.ratio[0]))
+        box = [torch.where(fits, v, f) for v, f in ((top, (H - fh) // 2), (left, (W - fw) // 2), (h, fh), (w, fw))]
+        return dict(zip(("top", "left", "height", "width"), (v.long() for v in box)))
+
+    def apply(self, x, top, left, height, width):
+        """A box ``(top, left, height, width)`` inside each image (numbers or (N,) tensors)."""
+        ry = _resize_weights(top, height, x.shape[2], self.size[0], x)  # (N, out_h, H)
+        rx = _resize_weights(left, width, x.shape[3], self.size[1], x)  # (N, out_w, W)
+        with torch.autocast(x.device.type, enabled=False):  # keep x's dtype inside fit's mixed precision
+            out = ry.unsqueeze(1) @ x @ rx.transpose(1, 2).unsqueeze(1)  # (N, C, out_h, out_w)
+        return out.clamp(0, 1)  # weights sum to 1 up to rounding
+
+    def __call__(self, x, generator=None):
+        x = check_images(x, "RandomResizedCrop")
+        chosen = _rand(len(x), generator, x.device) < self.p  # (N,)
+        full = {"top": 0, "left": 0, "height": x.shape[2], "width": x.shape[3]}
+        return self.apply(x, **{k: torch.where(chosen, v, full[k])
+                                for k, v in self.sample_params(x, generator).items()})
+
+
+@dataclass
+class RandomHorizontalFlip(RandomOp):
+    """Mirror left-right."""
+    p: float = 0.5
+
+    def apply(self, x):
+        return x.flip(-1)
+
+
+@dataclass
+class ColorJitter(RandomOp):
+    """Random brightness, contrast, saturation (factor in [max(0, 1 - s), 1 + s]) and hue (in [-hue, hue]).
+
+    Factors are drawn per image. The ORDER of the four adjustments is drawn once per call for the
+    whole batch (torchvision draws it per image); ``random_order=False`` keeps brightness,
+    contrast, saturation, hue.
+    """
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.1
+    p: float = 0.8
+    random_order: bool = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        if min(self.brightness, self.contrast, self.saturation) < 0 or not 0 <= self.hue <= 0.5:
+            raise ValueError(f"ColorJitter needs brightness, contrast, saturation >= 0 and 0 <= hue <= 0.5, "
+                             f"got {self.brightness}, {self.contrast}, {self.saturation}, {self.hue}")
+
+    def sample_params(self, x, generator=None):
+        u = _rand((4, len(x)), generator, x.device)  # (4, N)
+        params = {}
+        for k, name in enumerate(("brightness", "contrast", "saturation")):
+            s = getattr(self, name)
+            if s > 0:
+                params[name] = max(0.0, 1 - s) + (1 + s - max(0.0, 1 - s)) * u[k]  # (N,)
+        if self.hue > 0:
+            params["hue"] = self.hue * (2 * u[3] - 1)
+        order = _rand(4, generator, "cpu").argsort() if self.random_order else torch.arange(4)
+        return {**params, "order": tuple(order.tolist())}
+
+    def apply(self, x, brightness=None, contrast=None, saturation=None, hue=None, order=(0, 1, 2, 3)):
+        """Factors are numbers or (N,) tensors; None skips that adjustment."""
+        steps = ((adjust_brightness, brightness), (adjust_contrast, contrast),
+                 (adjust_saturation, saturation), (adjust_hue, hue))
+        for k in order:
+            fn, factor = steps[k]
+            x = x if factor is None else fn(x, factor)
+        return x
+
+
+@dataclass
+class RandomGrayscale(RandomOp):
+    """Replace the colours by their luma, kept as C channels (gray images stay unchanged)."""
+    p: float = 0.2
+
+    def apply(self, x):
+        return rgb_to_gray(x).expand_as(x).contiguous()
+
+
+@dataclass
+class GaussianBlur(RandomOp):
+    """Blur with an odd ``kernel_size`` Gaussian, sigma drawn per image in ``sigma``; reflect padding."""
+    kernel_size: int = 3
+    sigma: tuple[float, float] = (0.1, 2.0)
+    p: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0 or not 0 < self.sigma[0] <= self.sigma[1]:
+            raise ValueError(f"GaussianBlur needs an odd kernel_size (3, 5, ...) and sigma 0 < low <= high, "
+                             f"got kernel_size={self.kernel_size}, sigma={self.sigma}")
+
+    def sample_params(self, x, generator=None):
+        lo, hi = self.sigma
+        return {"sigma": lo + (hi - lo) * _rand(len(x), generator, x.device)}  # (N,)
+
+    def apply(self, x, sigma):
+        k, (H, W) = self.kernel_size, x.shape[2:]
+        if k // 2 >= min(H, W):
+            raise ValueError(f"kernel_size {k} is too large for {H}x{W} images; use at most {2 * min(H, W) - 1}")
+        t = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2  # (k,) tap offsets
+        w = torch.softmax(-(t / _per_image(sigma, x).view(-1, 1)) ** 2 / 2, dim=1).view(-1, 1, 1, 1, k)  # kernels
+        xp = F.pad(x, (k // 2, k // 2, 0, 0), mode="reflect")  # (N, C, H, W + k - 1)
+        x = sum(w[..., i] * xp[..., i:i + W] for i in range(k))  # separable: along rows...
+        xp = F.pad(x, (0, 0, k // 2, k // 2), mode="reflect")  # (N, C, H + k - 1, W)
+        x = sum(w[..., i] * xp[..., i:i + H, :] for i in range(k))  # ...then along columns
+        return x.clamp(0, 1)  # weights sum to 1 up to rounding
+
+
+@dataclass
+class GaussianNoise(RandomOp):
+    """Add pixel noise ``std * N(0, 1)``, then clip to [0, 1] (as torchvision's ``gaussian_noise``)."""
+    std: float = 0.05
+    p: float = 0.5
+
+    def sample_params(self, x, generator=None):
+        return {"noise": self.std * _rand(x.shape, generator, x.device, normal=True).to(x.dtype)}  # (N, C, H, W)
+
+    def apply(self, x, noise):
+        return (x + noise).clamp(0, 1)
+
+
+@dataclass
+class Cutout(RandomOp):
+    """Fill a square of side ``size`` x (shorter image side) with ``value``; its centre is uniform over
+    the image, so the border may cut it.
+
+    - DeVries, Taylor, Improved Regularization of Convolutional Neural Networks with Cutout, 2017.
+    """
+    size: float = 0.5
+    value: float = 0.0
+    p: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (0 < self.size <= 1 and 0 <= self.value <= 1):
+            raise ValueError(f"Cutout needs 0 < size <= 1 (fraction of the image side) and value in [0, 1], "
+                             f"got size={self.size}, value={self.value}")
+
+    def sample_params(self, x, generator=None):
+        H, W = x.shape[2:]
+        side = max(1, round(self.size * min(H, W)))
+        u = _rand((2, len(x)), generator, x.device)
+        y0, x0 = (u[0] * H).long() - side // 2, (u[1] * W).long() - side // 2  # (N,) corners, may be < 0
+        top, left = y0.clamp(min=0), x0.clamp(min=0)
+        return {"top": top, "left": left,
+                "height": (y0 + side).clamp(max=H) - top, "width": (x0 + side).clamp(max=W) - left}
+
+    def apply(self, x, top, left, height, width):
+        """Erase the box ``(top, left, height, width)`` of each image, as torchvision's ``erase``."""
+        t, l, h, w = (torch.as_tensor(v, device=x.device).reshape(-1, 1, 1, 1) for v in (top, left, height, width))
+        rows, cols = torch.arange(x.shape[2], device=x.device), torch.arange(x.shape[3], device=x.device)
+        mask = (rows[:, None] >= t) & (rows[:, None] < t + h) & (cols >= l) & (cols < l + w)  # (N, 1, H, W)
+        return x.masked_fill(mask, self.value)
+
+
+@dataclass
+class Compose:
+    """Apply ``ops`` in order, passing one generator along (so one seed fixes the whole pipeline)."""
+    ops: list
+
+    def __post_init__(self):
+        self.ops = list(self.ops)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for op in self.ops:
+            x = op(x, generator=generator)
+        return x
+
+
+@dataclass
+class TwoViews:
+    """``x -> (x1, x2)``: two independent random augmentations of the same batch (SimCLR's views)."""
+    transform: Callable  # (x, generator) -> x, e.g. simclr_augment()
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        return self.transform(x, generator=generator), self.transform(x, generator=generator)
+
+
+def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False) -> Compose:
+    """SimCLR's augmentations for CIFAR, scaled by ``strength`` s >= 0 (s = 0: flips only).
+
+    Crop area fraction (1 - 0.92 c, 1) and width/height (4/3)^[-c, c] with c = min(s, 1): the whole
+    image at s = 0, SimCLR's (0.08, 1) and (3/4, 4/3) from s = 1; flip p = 0.5; colour jitter with
+    brightness, contrast, saturation 0.8 s and hue min(0.2 s, 0.5), p = 0.8; grayscale
+    p = min(0.2 s, 1). SimCLR leaves blur out on CIFAR and so does ``blur=False``; ``blur=True``
+    adds a Gaussian blur (kernel ~10% of ``size``, sigma 0.1-2) with p = min(0.5 s, 1). At s = 0,
+    size x size images come back unchanged or mirrored. s = 1 is the paper's ImageNet colour
+    strength; its CIFAR-10 runs keep s = 1 crops with colour strength 0.5, i.e.
+    ``aug.ops[2] = ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8)`` on ``aug = simclr_augment(32)``.
+
+    - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
+    """
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength < math.inf:
+        raise ValueError(f"strength must be a finite number >= 0 (0: flips only, 1: SimCLR's recipe), "
+                         f"got {strength!r}")
+    s, c = float(strength), min(float(strength), 1.0)
+    ops = [RandomResizedCrop(size, scale=(round(1 - 0.92 * c, 6), 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
+           RandomHorizontalFlip(p=0.5),
+           ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=0.8),
+           RandomGrayscale(p=min(0.2 * s, 1.0))]
+    if blur:
+        ops.append(GaussianBlur(kernel_size=max(3, int(0.1 * size) // 2 * 2 + 1), p=min(0.5 * s, 1.0)))
+    return Compose(ops)

@@ -1,0 +1,311 @@
+"""Contrastive learning: the InfoNCE / NT-Xent loss, its diagnostics, and SimCLR.
+
+Two views ``x1, x2`` of the same N images go through one network to projections ``z1, z2``
+(N, D). Of the 2N views, each one's other view is its *positive*; the remaining 2N - 2 views are
+its *negatives*. InfoNCE is a 2N-way classification: "which candidate is my positive?"::
+
+    loss = info_nce(z1, z2, temperature=0.5)        # vectorised, what training uses
+    info_nce_loop(z1, z2, 0.5)                      # the same number, from the formula, slowly
+    alignment(z1, z2), uniformity(z1)               # Wang & Isola's two diagnostics
+    anchor_distribution(z1, z2, anchor=0)           # one view's softmax over its 2N - 1 candidates
+
+Views are numbered as in ``torch.cat([z1, z2])``: view ``i < N`` is ``z1[i]``, view ``N + i`` is
+``z2[i]``, and the positive of view ``i`` is view ``(i + N) % 2N``.
+
+- Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
+- van den Oord et al., Representation Learning with Contrastive Predictive Coding, 2018.
+- Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
+  Uniformity on the Hypersphere, 2020.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import ConvEncoder, ProjectionHead
+from .train import as_float_images
+
+
+def _check_views(z1: torch.Tensor, z2: torch.Tensor, min_n: int = 2) -> None:
+    for name, z in (("z1", z1), ("z2", z2)):
+        if not torch.is_tensor(z) or z.ndim != 2:
+            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
+            raise ValueError(f"{name} must be a 2-D tensor of projections (N, D), got {shape}; "
+                             f"flatten feature maps first with z.flatten(1)")
+        if not z.is_floating_point():
+            raise TypeError(f"{name} must be a float tensor, got {z.dtype}; use {name}.float()")
+    if z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must have the same shape (row i of each is a view of image i), "
+                         f"got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if z1.shape[0] < min_n:
+        raise ValueError(f"need N >= {min_n} pairs of views (with N = 1 a view has no negative), "
+                         f"got N = {z1.shape[0]}; use a larger batch (TensorLoader(..., drop_last=True) "
+                         f"avoids a last batch of one)")
+
+
+def _check_temperature(temperature: float) -> None:
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0 (typical values 0.05 to 1), "
+                         f"got {temperature!r}")
+
+
+def _unit_views(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """L2-normalised ``cat([z1, z2])`` in float32 at least (float64 stays float64): (2N, D)."""
+    dtype = torch.promote_types(z1.dtype, torch.float32)  # bfloat16/float16 -> float32
+    return F.normalize(torch.cat([z1, z2]).to(dtype), dim=1)  # (2N, D), rows of norm 1
+
+
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent, SimCLR's InfoNCE loss over the 2N views, as a cross-entropy over similarities.
+
+    With ``sim(u, v) = uᵀv / (‖u‖‖v‖)``, view i and its positive j(i)::
+
+        ℓ(i) = -log  exp(sim(z_i, z_j(i)) / τ) / Σ_{k≠i} exp(sim(z_i, z_k) / τ)
+             = cross_entropy(logits_i, target=j(i)),   logits_ik = sim(z_i, z_k) / τ, logits_ii = -∞
+        L    = 1/(2N) Σ_i ℓ(i)
+
+    so the loss is one (2N, 2N) matrix product and ``F.cross_entropy`` (whose log-sum-exp is
+    numerically stable). The diagonal is masked with the most negative float instead of -inf, so no
+    ``inf - inf`` can make a NaN. The computation runs in float32 (float64 inputs stay float64) with
+    autocast off: finite values and gradients for τ from 0.01 to 10, also for bfloat16 inputs.
+
+    Args:
+        z1: (N, D) projections of the first views; N >= 2.
+        z2: (N, D) projections of the second views (row i is the other view of image i).
+        temperature: τ > 0; small τ sharpens the softmax and weighs hard negatives more.
+
+    Returns:
+        Scalar loss (float32, or float64 for float64 inputs); ``log(2N - 1)`` when all views
+        coincide, near 0 when each view is far closer to its positive than to anything else.
+
+    Examples:
+        >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
+        >>> info_nce(z1, z2).shape
+        torch.Size([])
+    """
+    _check_views(z1, z2)
+    _check_temperature(temperature)
+    n = z1.shape[0]
+    with torch.autocast(z1.device.type, enabled=False):
+        z = _unit_views(z1, z2)                                  # (2N, D)
+        logits = z @ z.T / temperature                           # (2N, 2N) cosine similarity / τ
+        logits.fill_diagonal_(torch.finfo(logits.dtype).min)     # a view is not its own candidate
+        target = (torch.arange(2 * n, device=z.device) + n) % (2 * n)  # (2N,) index of each positive
+        return F.cross_entropy(logits, target)                   # mean over the 2N anchors
+
+
+def info_nce_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent written straight from the SimCLR paper's formula, one scalar at a time.
+
+    The paper numbers the views 1..2N with pairs (2k-1, 2k)::
+
+        ℓ(i, j) = -log  exp(sim(z_i, z_j) / τ) / Σ_{k=1..2N, k≠i} exp(sim(z_i, z_k) / τ)
+        L       = 1/(2N) Σ_{k=1..N} [ℓ(2k-1, 2k) + ℓ(2k, 2k-1)]
+
+    For teaching and testing only: O(N²) Python steps, and no overflow guard (in float32, ``exp``
+    overflows for τ below about 0.012; use float64). Equals :func:`info_nce` (same view order up
+    to a relabelling, which does not change the mean).
+
+    Args:
+        z1, z2: (N, D) projections of the two views; N >= 2.
+        temperature: τ > 0.
+
+    Returns:
+        Scalar loss, differentiable.
+    """
+    _check_views(z1, z2)
+    _check_temperature(temperature)
+    n, tau = z1.shape[0], temperature
+    z = [v for k in range(n) for v in (z1[k], z2[k])]  # 0-based: views 2k, 2k+1 are a pair
+
+    def sim(u, v):  # cosine similarity
+        return torch.dot(u, v) / (u.norm() * v.norm())
+
+    def ell(i, j):
+        numerator = torch.exp(sim(z[i], z[j]) / tau)
+        denominator = sum(torch.exp(sim(z[i], z[k]) / tau) for k in range(2 * n) if k != i)
+        return -torch.log(numerator / denominator)
+
+    return sum(ell(2 * k, 2 * k + 1) + ell(2 * k + 1, 2 * k) for k in range(n)) / (2 * n)
+
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2) -> torch.Tensor:
+    """Mean distance between the two views of each image, on the unit sphere (lower is better).
+
+    ``align = 1/N Σ_i ‖ẑ1_i - ẑ2_i‖^α`` with ``ẑ = z / ‖z‖``; ranges over [0, 2^α].
+
+    Args:
+        z1, z2: (N, D) projections of the two views.
+        alpha: exponent α > 0.
+
+    Returns:
+        Scalar tensor.
+
+    - Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
+      Uniformity on the Hypersphere, 2020.
+    """
+    _check_views(z1, z2, min_n=1)
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)  # (N, D) each
+    return (u1 - u2).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(z: torch.Tensor, t: float = 2) -> torch.Tensor:
+    """How evenly the vectors spread over the unit sphere (lower is better).
+
+    ``unif = log  1/P Σ_{i<j} exp(-t ‖ẑ_i - ẑ_j‖²)`` over the P = N(N-1)/2 distinct pairs; 0 when
+    all vectors coincide (collapse), more negative as they spread out. Uses
+    ``‖ẑ_i - ẑ_j‖² = 2 - 2 ẑ_iᵀẑ_j`` and a log-sum-exp, so it is stable and its gradient stays
+    finite even for identical vectors (where ``torch.pdist``'s square root has none).
+
+    Args:
+        z: (N, D) vectors, N >= 2 (e.g. ``z1``, or ``torch.cat([z1, z2])``).
+        t: scale t > 0.
+
+    Returns:
+        Scalar tensor.
+
+    - Wang & Isola, 2020 (as in :func:`alignment`).
+    """
+    _check_views(z, z)
+    if not t > 0:
+        raise ValueError(f"t must be > 0, got {t}")
+    u = F.normalize(z, dim=1)                                   # (N, D)
+    sq_dist = (2 - 2 * u @ u.T).clamp_min(0)                    # (N, N) squared distances
+    i, j = torch.triu_indices(len(u), len(u), offset=1, device=u.device)  # distinct pairs i < j
+    return torch.logsumexp(-t * sq_dist[i, j], dim=0) - math.log(len(i))
+
+
+@torch.no_grad()
+def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy of the InfoNCE task: fraction of the 2N views whose most similar other
+    view (cosine similarity) is its positive.
+
+    Args:
+        z1, z2: (N, D) projections of the two views; N >= 2.
+
+    Returns:
+        Scalar float tensor in [0, 1]; chance level is 1 / (2N - 1).
+    """
+    _check_views(z1, z2)
+    n = z1.shape[0]
+    z = _unit_views(z1, z2)                                     # (2N, D)
+    sim = z @ z.T                                               # (2N, 2N)
+    sim.fill_diagonal_(-math.inf)                               # never pick yourself
+    target = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return (sim.argmax(dim=1) == target).float().mean()
+
+
+class AnchorDistribution(NamedTuple):
+    """One anchor view's view of the InfoNCE task (see :func:`anchor_distribution`)."""
+    probs: torch.Tensor       # (2N-1,) softmax of sims / τ: the probability of "this is my positive"
+    sims: torch.Tensor        # (2N-1,) cosine similarity of the anchor to each candidate
+    candidates: torch.Tensor  # (2N-1,) index of each candidate among the 2N views (anchor left out)
+    positive: int             # position of the anchor's positive in the candidate list
+    p_positive: float         # probs[positive]
+    loss: float               # -log p_positive: the anchor's term in info_nce
+
+
+@torch.no_grad()
+def anchor_distribution(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0,
+                        temperature: float = 0.5) -> AnchorDistribution:
+    """Softmax over the 2N - 1 candidates of one anchor view: what the temperature widget draws.
+
+    High τ spreads the probability over all candidates; low τ puts nearly all of it on the most
+    similar candidate (the positive, or else the hardest negative). The mean of ``loss`` over all
+    2N anchors equals :func:`info_nce`.
+
+    Args:
+        z1, z2: (N, D) projections of the two views; N >= 2.
+        anchor: index of the anchor among the 2N views (``i < N``: ``z1[i]``; else ``z2[i - N]``).
+        temperature: τ > 0.
+
+    Returns:
+        An :class:`AnchorDistribution`.
+    """
+    _check_views(z1, z2)
+    _check_temperature(temperature)
+    n = z1.shape[0]
+    if not (isinstance(anchor, int) and 0 <= anchor < 2 * n):
+        raise ValueError(f"anchor must be an integer view index in 0..{2 * n - 1} (2N views), got {anchor!r}")
+    z = _unit_views(z1, z2)                                     # (2N, D)
+    views = torch.arange(2 * n, device=z.device)
+    candidates = views[views != anchor]                         # (2N-1,) every view but the anchor
+    sims = z[candidates] @ z[anchor]                            # (2N-1,)
+    log_probs = F.log_softmax(sims / temperature, dim=0)        # (2N-1,)
+    pos_view = (anchor + n) % (2 * n)
+    positive = pos_view - (pos_view > anchor)                   # shift left past the removed anchor
+    return AnchorDistribution(probs=log_probs.exp(), sims=sims, candidates=candidates,
+                              positive=positive, p_positive=log_probs[positive].exp().item(),
+                              loss=-log_probs[positive].item())
+
+
+class SimCLR(nn.Module):
+    """SimCLR's network: encoder ``f`` and projection head ``g``; the loss lives in :func:`info_nce`.
+
+    ``h = f(x)`` is the representation kept for downstream tasks; ``z = g(h)`` exists only for
+    the contrastive loss (SimCLR found h transfers better than z).
+
+    Args:
+        encoder: maps images (N, C, H, W) in [0, 1] to h (N, feature_dim); default ``ConvEncoder()``.
+        out_dim: width D of z.
+        hidden_dim: hidden width of the head (default: feature_dim).
+        feature_dim: width of h, needed only when the encoder has no ``feature_dim`` attribute.
+
+    Examples:
+        >>> model = SimCLR(ConvEncoder())
+        >>> h, z = model(torch.rand(4, 3, 32, 32))      # h: (4, 256), z: (4, 128)
+
+    - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
+    """
+
+    def __init__(self, encoder: nn.Module | None = None, out_dim: int = 128,
+                 hidden_dim: int | None = None, feature_dim: int | None = None):
+        super().__init__()
+        self.encoder = encoder if encoder is not None else ConvEncoder()
+        feature_dim = feature_dim or getattr(self.encoder, "feature_dim", None)
+        if feature_dim is None:
+            raise ValueError("cannot tell the width of h: pass feature_dim=... (the encoder's output width)")
+        self.head = ProjectionHead(feature_dim, hidden_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)  # (N, feature_dim) representation
+        z = self.head(h)     # (N, out_dim) projection, fed to the loss only
+        return h, z
+
+
+def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
+    """Build the SimCLR training step for :func:`sslteach.train.fit`.
+
+    Args:
+        augment: any callable ``x -> (x1, x2)`` giving two random views of a float batch in
+            [0, 1] (e.g. ``sslteach.augment.TwoViews``); both views must have the same shape.
+        temperature: τ of :func:`info_nce`.
+
+    Returns:
+        ``step(model, batch) -> (loss, {"acc": contrastive accuracy})`` for a :class:`SimCLR`
+        model; ``batch`` is images (N, C, H, W), uint8 or float in [0, 1], or a tuple whose
+        first item is the images (labels are ignored).
+
+    Examples:
+        >>> step = simclr_step(TwoViews(simclr_augment(32)), temperature=0.2)
+        >>> history = fit(SimCLR(), step, TensorLoader(images, batch_size=256, drop_last=True), opt)
+    """
+    if not callable(augment):
+        raise TypeError(f"augment must be a callable x -> (x1, x2), got {type(augment).__name__}")
+    _check_temperature(temperature)
+
+    def step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+        x = as_float_images(batch)                   # (N, C, H, W) in [0, 1]; labels unused
+        x1, x2 = augment(x)                          # two random views: (N, C, H, W) each
+        _, z = model(torch.cat([x1, x2]))            # (2N, D): one pass, BatchNorm sees both views
+        z1, z2 = z.chunk(2)                          # (N, D) each; z1[i], z2[i] are positives
+        loss = info_nce(z1, z2, temperature)         # -log softmax(sim/τ)[positive], mean over 2N
+        return loss, {"acc": contrastive_accuracy(z1, z2)}
+
+    return step

@@ -1,0 +1,258 @@
+"""RotNet: learn features by predicting how an image was rotated.
+
+The pretext task needs no labels: rotate every image by each of ``k`` angles
+(``360° * r / k`` for ``r = 0 .. k-1``) and train ``encoder + head`` to say which ``r`` was used.
+To recognise that a bird stands upside down, the network has to find the bird, its head and its
+feet, so the encoder learns object-level features.
+
+Examples:
+    >>> x_rot, y = rotate_batch(x, k=4)          # (4N, C, H, W), (4N,)
+    >>> model = RotNet(ConvEncoder(), k=4)
+    >>> fit(model, rotation_step(), TensorLoader(images), torch.optim.Adam(model.parameters()))
+    >>> rotation_accuracy(model, test_images)    # 0.25 is chance for k=4
+
+- Gidaris et al., Unsupervised Representation Learning by Predicting Image Rotations, 2018.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import per_class_indices
+from .finetune import extract_features, knn_accuracy, linear_probe
+from .models import ConvEncoder, Encoder
+from .train import as_float_images
+from .utils import get_device
+
+
+def _check_images(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"expected a batch of images (N, C, H, W), got {shape}; "
+                         f"add a batch dimension with x[None] for a single image")
+    if not x.is_floating_point():
+        raise TypeError(f"expected float images in [0, 1], got dtype {x.dtype}; "
+                        f"convert uint8 images with x.float() / 255")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"expected float images in [0, 1], got values in "
+                         f"[{x.min().item():.3g}, {x.max().item():.3g}]; divide 0-255 images by 255")
+
+
+def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Centred disc of diameter ``min(height, width)``: 1 inside, 0 in the corners.
+
+    The disc is defined on pixel centres, so it is unchanged by ``torch.rot90`` on square images.
+
+    Returns:
+        (1, 1, height, width) tensor.
+    """
+    ys = torch.arange(height, device=device, dtype=torch.float64) + 0.5 - height / 2
+    xs = torch.arange(width, device=device, dtype=torch.float64) + 0.5 - width / 2
+    r2 = ys[:, None] ** 2 + xs[None, :] ** 2                   # (H, W) squared distance to the centre
+    return (r2 <= (min(height, width) / 2) ** 2).to(dtype)[None, None]
+
+
+def rotate(x: torch.Tensor, angle: float) -> torch.Tensor:
+    """Rotate images counter-clockwise by ``angle`` degrees.
+
+    Multiples of 90° are exact (``torch.rot90``: transposes and flips, no interpolation). Any other
+    angle resamples bilinearly (``affine_grid`` / ``grid_sample``) and needs square images; pixels
+    that come from outside the image copy the nearest border pixel, so the corners of the result
+    carry no real content (see :func:`rotate_batch` for how RotNet hides them).
+
+    Args:
+        x: (N, C, H, W) float images.
+        angle: degrees, counter-clockwise as displayed.
+
+    Returns:
+        (N, C, H, W) (or (N, C, W, H) for an odd multiple of 90° on non-square images).
+    """
+    quarter = angle / 90
+    if quarter == round(quarter):
+        return torch.rot90(x, int(round(quarter)) % 4, dims=(2, 3))
+    if x.shape[2] != x.shape[3]:
+        raise ValueError(f"rotating by {angle}° needs square images, got H×W = "
+                         f"{x.shape[2]}×{x.shape[3]}; crop or resize them first")
+    a = math.radians(angle)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0],
+                          [math.sin(a), math.cos(a), 0.0]], device=x.device, dtype=x.dtype)
+    grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)  # (N, H, W, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def rotate_batch(x: torch.Tensor, k: int = 4, mask: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image in all ``k`` rotations ``r * 360° / k``, with the rotation index as label.
+
+    The output is grouped by rotation: ``x_rot[r * N + i]`` is image ``i`` rotated by
+    ``r * 360° / k`` (counter-clockwise) and ``labels[r * N + i] == r``. Gidaris et al. feed all
+    rotations of an image in the same batch, which they found trains better than one random
+    rotation per image.
+
+    ``k=2`` (0°, 180°) and ``k=4`` (0°, 90°, 180°, 270°) are exact (:func:`torch.rot90`). ``k=8``
+    adds the 45° angles, which need interpolation and leave empty corners: a network would read
+    the rotation from the corners alone (a shortcut that teaches nothing about objects). Filling
+    them with a colour still leaves a visible triangle on the 45° copies only, so instead the same
+    centred circular mask (:func:`circular_mask`) blacks out the corners of *all* ``k`` copies,
+    the 0° one included. The disc is invariant under rotation, so the corners carry no cue. A
+    subtler cue remains: bilinear resampling slightly blurs the 45° copies, one reason why 8
+    rotations do not beat 4 in the paper's experiments.
+
+    Args:
+        x: (N, C, H, W) float images in [0, 1], any float dtype and device; square unless ``k=2``.
+        k: number of rotations, >= 2.
+        mask: apply the circular mask; default (``None``): only when some angle is not a
+            multiple of 90°.
+
+    Returns:
+        x_rot: (k * N, C, H, W), same dtype and device as ``x``.
+        labels: (k * N,) int64 rotation indices in ``0 .. k-1``.
+
+    - Gidaris et al., Unsupervised Representation Learning by Predicting Image Rotations, 2018.
+    """
+    _check_images(x)
+    if not isinstance(k, int) or k < 2:
+        raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
+    N, C, H, W = x.shape
+    angles = [360 * r / k for r in range(k)]
+    exact = all(a % 90 == 0 for a in angles)
+    if H != W and not all(a % 180 == 0 for a in angles):
+        raise ValueError(f"k={k} rotates by 90° or other angles, which needs square images; got "
+                         f"H×W = {H}×{W}: crop them square or use k=2 (0° and 180°)")
+    if mask is None:
+        mask = not exact
+    x_rot = torch.cat([rotate(x, a) for a in angles])           # (kN, C, H, W), grouped by rotation
+    if mask:
+        x_rot = x_rot * circular_mask(H, W, device=x.device, dtype=x.dtype)
+    labels = torch.arange(k, device=x.device).repeat_interleave(N)  # (kN,) = [0]*N + [1]*N + ...
+    return x_rot, labels
+
+
+class RotNet(nn.Module):
+    """Encoder + rotation classifier: ``logits = head(encoder(x))``, shape (N, k).
+
+    Args:
+        encoder: any :class:`sslteach.models.Encoder` (default :class:`ConvEncoder` ()); it is
+            the part we keep and probe afterwards.
+        k: number of rotations the head tells apart.
+        hidden_dim: width of the head's hidden layer (Linear-BN-ReLU-Linear); ``None`` or 0 for
+            a single linear layer. A small MLP head keeps the last block of the encoder a little
+            less specialised to the pretext task.
+    """
+
+    def __init__(self, encoder: Encoder | None = None, k: int = 4, hidden_dim: int | None = 256):
+        super().__init__()
+        if not isinstance(k, int) or k < 2:
+            raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
+        self.encoder = encoder if encoder is not None else ConvEncoder()
+        self.k = k
+        d = self.encoder.feature_dim
+        if hidden_dim:
+            self.head = nn.Sequential(nn.Linear(d, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
+                                      nn.ReLU(inplace=True), nn.Linear(hidden_dim, k))
+        else:
+            self.head = nn.Linear(d, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)     # (N, D)
+        return self.head(h)     # (N, k)
+
+
+def rotation_step(k: int | None = None):
+    """Step function for :func:`sslteach.train.fit`: k-way cross-entropy on rotated copies.
+
+    The batch is a uint8 or float image batch, or an ``(images, labels)`` tuple whose labels are
+    ignored: the only targets are the rotation indices made by :func:`rotate_batch`. A batch of
+    N images becomes ``k * N`` images in the forward pass.
+
+    Args:
+        k: rotations; default the model's ``k`` (it must match the head).
+
+    Returns:
+        ``step(model, batch) -> (loss, {"acc": rotation accuracy of the batch})``.
+    """
+    def step(model: RotNet, batch):
+        kk = model.k if k is None else k
+        if kk != model.k:
+            raise ValueError(f"rotation_step(k={kk}) does not match the model's head, which "
+                             f"predicts {model.k} rotations; use RotNet(k={kk}) or rotation_step()")
+        x_rot, y = rotate_batch(as_float_images(batch), kk)   # (kN, C, H, W), (kN,)
+        logits = model(x_rot)                                   # (kN, k)
+        loss = F.cross_entropy(logits, y)
+        acc = (logits.argmax(1) == y).float().mean()
+        return loss, {"acc": acc.detach()}
+    return step
+
+
+@torch.no_grad()
+def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
+                      device: torch.device | str | None = None, per_rotation: bool = False):
+    """How often the model names the right rotation of held-out images (chance: ``1 / k``).
+
+    Args:
+        model: a trained :class:`RotNet`.
+        images: (N, C, H, W) uint8 or float [0, 1] images (each is rotated ``k`` times).
+        k: rotations (default the model's ``k``).
+        batch_size: images per forward pass (before rotating).
+        device: where to run (default :func:`sslteach.utils.get_device`).
+        per_rotation: also return the accuracy of each rotation (list of ``k`` floats).
+
+    Returns:
+        Accuracy in [0, 1], or ``(accuracy, per_rotation_accuracies)``.
+    """
+    k = model.k if k is None else k
+    if k != model.k:
+        raise ValueError(f"k={k} does not match the model's head ({model.k} rotations)")
+    device = torch.device(device) if device is not None else get_device()
+    was_training = model.training
+    model.eval().to(device)
+    correct = torch.zeros(k)
+    for i in range(0, len(images), batch_size):
+        x = as_float_images(images[i:i + batch_size].to(device))
+        x_rot, y = rotate_batch(x, k)                              # (kB, C, H, W), (kB,)
+        hit = (model(x_rot).argmax(1) == y).view(k, -1)            # (k, B): row r = rotation r
+        correct += hit.sum(1).float().cpu()
+    model.train(was_training)
+    per_rot = (correct / len(images)).tolist()
+    acc = float(correct.sum() / (k * len(images)))
+    return (acc, per_rot) if per_rotation else acc
+
+
+def probe_blocks(encoder: Encoder, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, labels_per_class: int | None = None, knn: bool = True,
+                 knn_k: int = 20, seed: int = 0, batch_size: int = 500,
+                 device: torch.device | str | None = None) -> list[dict]:
+    """Linear-probe (and kNN) accuracy of the pooled features after every block of ``encoder``.
+
+    RotNet's early and middle blocks often make better general features than its last one, which
+    specialises in the pretext task (Gidaris et al., Table 1); this measures it for any encoder.
+
+    Args:
+        encoder: an :class:`sslteach.models.Encoder` (a :class:`RotNet` is unwrapped to its encoder).
+        train_x, train_y: (N, C, H, W) images and (N,) labels for the probe / kNN memory.
+        test_x, test_y: (M, C, H, W) images and (M,) labels to score.
+        labels_per_class: use only this many random labelled training images per class (``seed``)
+            for both the probe and kNN.
+        knn: also compute kNN accuracy (``knn_k`` neighbours, capped at the training size).
+        batch_size, device: passed to :func:`sslteach.finetune.extract_features`.
+
+    Returns:
+        One dict per block: ``{"block": i, "dim": D_i, "probe": accuracy, "knn": accuracy or None}``.
+    """
+    encoder = encoder.encoder if isinstance(encoder, RotNet) else encoder
+    if not hasattr(encoder, "block_dims"):
+        raise TypeError(f"probe_blocks needs an sslteach Encoder (with blocks), got {type(encoder).__name__}")
+    train_y, test_y = torch.as_tensor(train_y), torch.as_tensor(test_y)
+    if labels_per_class is not None:
+        idx = per_class_indices(train_y, labels_per_class, seed)
+        train_x, train_y = train_x[idx], train_y[idx]
+    rows = []
+    for block, dim in enumerate(encoder.block_dims):
+        h_train = extract_features(encoder, train_x, batch_size, device, block=block)  # (N, D_i)
+        h_test = extract_features(encoder, test_x, batch_size, device, block=block)    # (M, D_i)
+        probe = linear_probe(h_train, train_y, h_test, test_y, seed=seed)
+        knn_acc = knn_accuracy(h_train, train_y, h_test, test_y, k=min(knn_k, len(h_train))) if knn else None
+        rows.append({"block": block, "dim": dim, "probe": probe, "knn": knn_acc})
+    return rows
