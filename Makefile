@@ -1,0 +1,41 @@
+# Two commands do everything: `make lab` and `make test` (see README.md).
+# Both create .venv on first use and reinstall when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+
+.PHONY: lab test unit nbtest notebooks bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+lab: $(STAMP)  ## open JupyterLab on notebooks/ (it prints the URL)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+
+test: unit nbtest  ## unit tests, then every notebook under nbval in quick mode
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+nbtest: $(STAMP)
+	SSLTEACH_QUICK=1 $(PY) -m pytest $(NBVAL) $(NOTEBOOKS)
+
+notebooks: $(STAMP)  ## run every notebook in classroom mode and save its outputs in place
+	@for nb in $(NOTEBOOKS); do \
+		start=$$(date +%s); \
+		SSLTEACH_QUICK=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
+		echo "$$nb: $$(( $$(date +%s) - start )) s in classroom mode"; \
+	done
+
+bench: $(STAMP)  ## side-by-side speed/memory comparisons
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from sslteach.models import ConvEncoder, ProjectionHead, ResNet18Encoder, build_encoder
+
+
+@pytest.mark.parametrize("channels,size", [(3, 32), (1, 28)])
+def test_conv_encoder_shapes_and_blocks(channels, size):
+    enc = ConvEncoder(in_channels=channels)
+    x = torch.rand(4, channels, size, size)
+    h = enc(x)
+    assert h.shape == (4, enc.feature_dim) == (4, 256)
+    maps = enc.forward_blocks(x)
+    assert [m.shape[1] for m in maps] == list(enc.block_dims)
+    assert [m.shape[-1] for m in maps] == ([16, 8, 4, 2] if size == 32 else [14, 7, 4, 2])
+    for i, dim in enumerate(enc.block_dims):
+        assert enc(x, block=i).shape == (4, dim)
+    enc.eval()
+    assert torch.allclose(enc(x, block=-1), enc(x))
+    assert len(enc.forward_blocks(x, upto=1)) == 2
+
+
+def test_encoder_rejects_bad_input():
+    enc = ConvEncoder()
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        enc(torch.rand(3, 32, 32))
+    with pytest.raises(TypeError, match="x.float\\(\\) / 255"):
+        enc(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="block must be in 0..3"):
+        enc(torch.rand(2, 3, 32, 32), block=4)
+
+
+def test_build_encoder_round_trips_config():
+    enc = ConvEncoder(widths=(8, 16), depth=1, stem_width=8)
+    clone = build_encoder(**enc.config)
+    assert clone.block_dims == (8, 16)
+    clone.load_state_dict(enc.state_dict())  # same architecture -> same keys and shapes
+    with pytest.raises(ValueError, match="'conv' or 'resnet18'"):
+        build_encoder("vit")
+
+
+def test_resnet18_cifar_stem():
+    enc = ResNet18Encoder()
+    x = torch.rand(2, 3, 32, 32)
+    assert enc(x).shape == (2, 512)
+    assert [m.shape[-1] for m in enc.forward_blocks(x)] == [32, 16, 8, 4]  # no early down-sampling
+
+
+def test_projection_head():
+    head = ProjectionHead(256, 512, 128)
+    assert head(torch.randn(5, 256)).shape == (5, 128)
+    assert ProjectionHead(16, num_layers=1)(torch.randn(2, 16)).shape == (2, 128)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_encoder_on_cuda():
+    enc = ConvEncoder().to("cuda")
+    assert enc(torch.rand(2, 3, 32, 32, device="cuda")).device.type == "cuda"

@@ -1,0 +1,94 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sslteach.train import TensorLoader, cosine_schedule, fit, load_checkpoint, save_checkpoint
+
+
+def toy_problem(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()  # XOR-like: needs the hidden layer
+    return x, y
+
+
+def classifier_step(model, batch):
+    x, y = batch
+    logits = model(x)
+    return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean()}
+
+
+def test_fit_lowers_the_loss_and_records_history():
+    torch.manual_seed(0)
+    x, y = toy_problem()
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+    loader = TensorLoader(x, y, batch_size=32)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    evals = []
+    hist = fit(model, classifier_step, loader, opt, epochs=15, device="cpu", progress=False,
+               evaluate=lambda m: evals.append(1) or {"val": 0.5})
+    assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+    assert hist["acc"][-1] > 0.9
+    assert len(hist["loss"]) == len(hist["time"]) == len(hist["val"]) == len(evals) == 15
+    assert len(hist.step["loss"]) == 15 * len(loader)
+    assert not model.training
+
+
+def test_fit_with_scheduler_and_atomic_checkpoint(tmp_path):
+    x, y = toy_problem(64)
+    model = nn.Linear(2, 2)
+    loader = TensorLoader(x, y, batch_size=16)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = cosine_schedule(opt, total_steps=3 * len(loader), warmup_steps=2)
+    path = tmp_path / "ckpt" / "model.pt"
+    hist = fit(model, classifier_step, loader, opt, epochs=3, scheduler=sched, device="cpu",
+               progress=False, checkpoint=path)
+    assert hist["lr"][-1] == pytest.approx(0.0, abs=1e-9)
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary file left
+    fresh = nn.Linear(2, 2)
+    ckpt = load_checkpoint(path, fresh)
+    assert ckpt["epoch"] == 3 and len(ckpt["history"]["loss"]) == 3
+    assert torch.equal(fresh.weight, model.weight)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    save_checkpoint(tmp_path / "a.pt", nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        load_checkpoint(tmp_path / "a.pt", nn.Linear(3, 2))
+
+
+def test_fit_stops_on_nan():
+    x, y = toy_problem(32)
+    model = nn.Linear(2, 2)
+    step = lambda m, b: m(b[0]).sum() * float("nan")  # noqa: E731
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        fit(model, step, TensorLoader(x, y, batch_size=8), torch.optim.SGD(model.parameters(), lr=0.1),
+            device="cpu", progress=False)
+
+
+def test_tensor_loader():
+    x = torch.arange(10)
+    loader = TensorLoader(x, batch_size=4, shuffle=True, seed=0)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    assert len(TensorLoader(x, batch_size=4, drop_last=True)) == 2
+    same = [b.tolist() for b in TensorLoader(x, batch_size=4, seed=0)]
+    assert same == [b.tolist() for b in batches]
+    with pytest.raises(ValueError, match="same length"):
+        TensorLoader(x, torch.arange(3))
+    with pytest.raises(ValueError, match="gives no batch"):
+        TensorLoader(x, batch_size=20, drop_last=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fit_on_cuda_with_amp():
+    x, y = toy_problem()
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+    hist = fit(model, classifier_step, TensorLoader(x, y, batch_size=32),
+               torch.optim.Adam(model.parameters(), lr=1e-2), epochs=5, device="cuda", progress=False)
+    assert next(model.parameters()).device.type == "cuda"
+    assert hist["loss"][-1] < hist["loss"][0]

@@ -1,0 +1,35 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from sslteach import viz  # noqa: E402
+from sslteach.train import History  # noqa: E402
+
+
+def test_tsne_shape_and_panels():
+    feats = torch.randn(60, 16)
+    labels = torch.arange(3).repeat(20)
+    emb = viz.tsne(feats)
+    assert emb.shape == (60, 2) and np.isfinite(emb).all()
+    fig, embs = viz.tsne_panels({"a": feats, "b": feats * 2}, labels, ["x", "y", "z"])
+    assert set(embs) == {"a", "b"} and len(fig.axes) == 2
+    with pytest.raises(ValueError, match="N >= 5"):
+        viz.tsne(torch.randn(3, 4))
+
+
+def test_show_images_and_history():
+    fig = viz.show_images(torch.rand(10, 3, 8, 8), titles=list("abcdefghij"), ncols=5)
+    assert len(fig.axes) == 10
+    fig = viz.show_images(torch.randint(0, 255, (2, 1, 8, 8), dtype=torch.uint8))
+    assert len(fig.axes) == 2
+    h = History()
+    h.add(h.epoch, {"loss": 1.0})
+    h.add(h.epoch, {"loss": 0.5})
+    ax = viz.plot_history(h)
+    assert len(ax.lines) == 1
+    with pytest.raises(KeyError, match="has no"):
+        viz.plot_history(h, "acc")
