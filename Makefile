@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -e ".[dev]"
 	@touch $(STAMP)
 
-lab: $(STAMP)  ## open JupyterLab on notebooks/ (it prints the URL)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+lab: $(STAMP)  ## open JupyterLab on notebooks/ (it prints the URL to open)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: unit nbtest  ## unit tests, then every notebook under nbval in quick mode
 
