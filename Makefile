@@ -12,7 +12,7 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanit
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev,notebooks]"
 	@touch $(STAMP)
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (it prints the URL to open)

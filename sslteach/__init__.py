@@ -20,6 +20,9 @@ from .train import (History, TensorLoader, as_float_images, cosine_schedule, fit
                     save_checkpoint)
 from .utils import get_device, quick_mode, set_seed
 from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
+from .word2vec import tokenize, train_word2vec
+from .wordeval import (Embeddings, UnknownWordError, evaluate, evaluate_analogies,
+                       evaluate_similarity)
 from .widgets import AugmentationExplorer, TemperatureExplorer, augmentation_views, temperature_summary
 
 __version__ = "0.1.0"

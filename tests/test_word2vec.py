@@ -1,0 +1,189 @@
+import math
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.stats import chisquare
+
+from sslteach.word2vec import (_train_batch, build_vocab, context_windows, encode, keep_probability,
+                               negative_distribution, sample_negatives, sgns_grads, sgns_loss, tokenize,
+                               train_word2vec)
+
+
+def test_tokenize_lowercases_drops_punctuation_and_keeps_sentences():
+    lines = ["He said , `` Hello ! ''", "-- . ;", "It 's 1816 ."]
+    assert tokenize(lines) == [["he", "said", "hello"], ["it", "'s", "1816"]]
+
+
+def test_build_vocab_and_encode():
+    sents = [["b", "a", "b", "c"], ["a", "b", "rare"]]
+    words, counts = build_vocab(sents, min_count=2)
+    assert words == ["b", "a"] and counts.tolist() == [3, 2]  # most frequent first, "c"/"rare" dropped
+    ids, sentence = encode(sents, words)
+    assert ids.tolist() == [0, 1, 0, 1, 0] and sentence.tolist() == [0, 0, 0, 1, 1]
+    with pytest.raises(ValueError, match="min_count"):
+        build_vocab(sents, min_count=10)
+
+
+def test_keep_probability_matches_word2vec_c_formula():
+    counts = torch.tensor([100_000, 10_000, 1_000, 100, 10, 1])
+    t = 1e-3
+    total = counts.sum().item()
+    p = keep_probability(counts, t)
+    for c, pi in zip(counts.tolist(), p.tolist()):
+        # word2vec.c: ran = (sqrt(cn / (sample * train_words)) + 1) * (sample * train_words) / cn
+        ran = (math.sqrt(c / (t * total)) + 1) * (t * total) / c
+        assert pi == pytest.approx(min(ran, 1.0), rel=1e-6)
+        f = c / total  # = the paper's keep probability sqrt(t / f) plus t / f
+        assert pi == pytest.approx(min(math.sqrt(t / f) + t / f, 1.0), rel=1e-6)
+    assert p[0] < 0.2 and p[-1] == 1.0  # frequent words dropped most, rare ones always kept
+    assert torch.equal(keep_probability(counts, 0), torch.ones(6))
+
+
+def test_negatives_follow_unigram_to_the_three_quarters():
+    counts = torch.tensor([1000, 300, 100, 30, 10, 3, 1])
+    probs = negative_distribution(counts)
+    expected = counts.double() ** 0.75 / (counts.double() ** 0.75).sum()
+    assert torch.allclose(probs.double(), expected, atol=1e-7)
+    n = 400_000
+    draws = sample_negatives(probs, (n // 4, 4), torch.Generator().manual_seed(0))
+    assert draws.shape == (n // 4, 4)
+    freq = torch.bincount(draws.flatten(), minlength=len(counts)).double()
+    assert (freq / n - expected).abs().max() < 0.003
+    assert chisquare(freq.numpy(), (expected * n).numpy()).pvalue > 1e-3
+    # the 3/4 power gives rare words more than their share of the unigram distribution
+    assert probs[-1] > counts[-1] / counts.sum()
+
+
+def test_context_windows_respect_dynamic_window_and_sentences():
+    window = 3
+    ids = torch.arange(100, 112)
+    sentence = torch.tensor([0] * 7 + [1] * 5)
+    contexts, valid = context_windows(ids, sentence, window, torch.Generator().manual_seed(0))
+    assert contexts.shape == valid.shape == (12, 2 * window)
+    offsets = [-1, 1, -2, 2, -3, 3]  # nearest first
+    for i in range(12):
+        used = {offsets[j] for j in range(2 * window) if valid[i, j]}
+        assert all(contexts[i, j] == ids[i + offsets[j]] for j in range(2 * window) if valid[i, j])
+        b = max(abs(o) for o in used)  # the sampled window: every neighbour within b is used
+        inside = {o for o in offsets if abs(o) <= b and 0 <= i + o < 12 and sentence[i + o] == sentence[i]}
+        assert used == inside
+
+
+def test_effective_window_is_uniform():
+    window, n = 5, 50_000
+    _, valid = context_windows(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), window,
+                               torch.Generator().manual_seed(0))
+    b = valid[window:-window].sum(1) // 2  # interior tokens: 2b contexts
+    share = torch.bincount(b, minlength=window + 1)[1:].double() / len(b)
+    assert (share - 1 / window).abs().max() < 0.01
+
+
+def loop_sgns_loss(x, y, valid):
+    """From the paper: for every real (context, centre) pair, -log s(x.y0) - sum_k log s(-x.yk), averaged."""
+    losses = []
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            if not valid[n, c]:
+                continue
+            loss = -math.log(torch.sigmoid(x[n, c] @ y[n, 0]).item())
+            for k in range(1, y.shape[1]):
+                loss -= math.log(torch.sigmoid(-(x[n, c] @ y[n, k])).item())
+            losses.append(loss)
+    return sum(losses) / len(losses)
+
+
+def toy_batch(N=4, C=6, K=3, D=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N, C, D, generator=g, dtype=torch.float64)
+    y = torch.randn(N, 1 + K, D, generator=g, dtype=torch.float64)
+    valid = torch.rand(N, C, generator=g) < 0.7
+    valid[:, 0] = True
+    return x, y, valid
+
+
+def test_sgns_loss_equals_loop_reference():
+    x, y, valid = toy_batch()
+    assert sgns_loss(x, y, valid).item() == pytest.approx(loop_sgns_loss(x, y, valid), rel=1e-10)
+    # an analytic value: all scores 0 -> (1 + K) log 2 per pair
+    assert sgns_loss(torch.zeros(2, 3, 4), torch.zeros(2, 6, 4)).item() == pytest.approx(6 * math.log(2))
+
+
+def test_hand_written_gradients_equal_autograd():
+    x, y, valid = toy_batch()
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    summed = sgns_loss(x, y, valid) * valid.sum()
+    summed.backward()
+    loss, gx, gy = sgns_grads(x.detach(), y.detach(), valid)
+    assert loss.item() == pytest.approx(summed.item(), rel=1e-6)
+    assert torch.allclose(gx, x.grad) and torch.allclose(gy, y.grad)
+    assert (gx[~valid] == 0).all()  # padding gets no gradient
+
+
+def test_train_batch_is_one_sgd_step_with_repeated_rows():
+    V, D = 6, 4
+    g = torch.Generator().manual_seed(0)
+    W_in, W_out = torch.randn(V, D, generator=g), torch.randn(V, D, generator=g)
+    contexts = torch.tensor([[1, 2, 1], [3, 3, 0]])  # word 1 and 3 twice: their gradients add up
+    valid = torch.tensor([[True, True, True], [True, True, False]])
+    targets = torch.tensor([[0, 4, 5], [2, 4, 4]])
+    ref_in, ref_out = W_in.clone().requires_grad_(True), W_out.clone().requires_grad_(True)
+    (sgns_loss(ref_in[contexts], ref_out[targets], valid) * valid.sum()).backward()
+    _train_batch(W_in, W_out, contexts, valid, targets, lr=0.1, cbow=False)
+    assert torch.allclose(W_in, ref_in.detach() - 0.1 * ref_in.grad, atol=1e-6)
+    assert torch.allclose(W_out, ref_out.detach() - 0.1 * ref_out.grad, atol=1e-6)
+
+
+def planted_corpus(n_pairs=12, n_noise=30, n_sentences=1500, length=10, seed=0):
+    """Each sentence belongs to one planted pair (a_i, b_i): half its words are a_i or b_i, the rest
+    shared noise words. a_i and b_i co-occur and share contexts, so they should be nearest neighbours."""
+    rng = random.Random(seed)
+    noise = [f"noise{j}" for j in range(n_noise)]
+    sentences = []
+    for _ in range(n_sentences):
+        i = rng.randrange(n_pairs)
+        sentences.append([rng.choice([f"a{i}", f"b{i}"]) if rng.random() < 0.5 else rng.choice(noise)
+                          for _ in range(length)])
+    return sentences, n_pairs
+
+
+@pytest.mark.parametrize("method", ["skipgram", "cbow"])
+def test_planted_pairs_become_nearest_neighbours(method):
+    sentences, n_pairs = planted_corpus()
+    emb = train_word2vec(sentences, method=method, dim=16, window=3, negatives=5, min_count=1, sample=0,
+                         epochs=10, batch_size=64, workers=1, device="cpu", seed=0, progress=False)
+    assert len(emb) == 2 * n_pairs + 30 and emb.dim == 16
+    hits = sum(emb.most_similar(f"a{i}", k=1)[0][0] == f"b{i}" for i in range(n_pairs))
+    assert hits == n_pairs
+    assert emb.history["loss"][-1] < emb.history["loss"][0]
+    assert emb.history["words_per_s"] > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trains_on_cuda():
+    sentences, n_pairs = planted_corpus()
+    emb = train_word2vec(sentences, dim=16, window=3, min_count=1, sample=0, epochs=10, batch_size=64,
+                         workers=1, device="cuda", seed=0, progress=False)
+    assert emb.vectors.device.type == "cpu"
+    assert sum(emb.most_similar(f"a{i}", k=1)[0][0] == f"b{i}" for i in range(n_pairs)) >= n_pairs - 1
+
+
+def test_training_is_reproducible_with_one_worker_and_runs_with_two():
+    sentences, _ = planted_corpus(n_sentences=300)
+    kw = dict(dim=8, min_count=1, sample=1e-3, epochs=2, batch_size=32, chunk_words=500, device="cpu",
+              progress=False)
+    e1 = train_word2vec(sentences, workers=1, seed=3, **kw)
+    e2 = train_word2vec(sentences, workers=1, seed=3, **kw)
+    assert torch.equal(e1.vectors, e2.vectors)
+    e3 = train_word2vec(sentences, workers=2, seed=3, **kw)  # Hogwild: not bit-identical, but finite
+    assert torch.isfinite(e3.vectors).all() and not torch.equal(e3.vectors, e1.vectors)
+    assert torch.get_num_threads() == 2  # training restores the thread setting (conftest sets 2)
+
+
+def test_bad_arguments_are_explained():
+    with pytest.raises(ValueError, match="method"):
+        train_word2vec([["a", "b"]], method="glove", min_count=1, progress=False)
+    with pytest.raises(ValueError, match="window"):
+        train_word2vec([["a", "b"]], window=0, min_count=1, progress=False)

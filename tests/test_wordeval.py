@@ -1,0 +1,159 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+
+from sslteach.data import load_analogies, load_word_pairs
+from sslteach.wordeval import (Embeddings, UnknownWordError, evaluate, evaluate_analogies,
+                               evaluate_similarity)
+
+try:
+    import gensim  # noqa: F401
+    from gensim.models import KeyedVectors
+except ImportError:  # gensim is optional: only the comparison tests need it
+    KeyedVectors = None
+needs_gensim = pytest.mark.skipif(KeyedVectors is None, reason="gensim is not installed "
+                                  "(.venv/bin/pip install gensim) - the cross-check against gensim is skipped")
+
+
+def random_embeddings(words, dim=8, seed=0):
+    return Embeddings(list(words), torch.randn(len(words), dim, generator=torch.Generator().manual_seed(seed)))
+
+
+def analogy_embeddings(n_sections=3, per_section=40, dim=24, seed=0):
+    """Vectors for the words of a few Google analogy sections in which b - a ~ one offset per section,
+    with enough noise that only part of the questions are answered right."""
+    g = torch.Generator().manual_seed(seed)
+    sections = dict(list(load_analogies().items())[:n_sections])
+    sections = {k: v[:per_section] for k, v in sections.items()}
+    words = sorted({w for qs in sections.values() for q in qs for w in q})
+    vectors = {w: torch.randn(dim, generator=g) for w in words}
+    for qs in sections.values():
+        offset = 2 * torch.randn(dim, generator=g)
+        for a, b, c, d in qs:
+            vectors[b] = vectors[a] + offset + 0.9 * torch.randn(dim, generator=g)
+            vectors[d] = vectors[c] + offset + 0.9 * torch.randn(dim, generator=g)
+    return Embeddings(words, torch.stack([vectors[w] for w in words])), sections
+
+
+def test_lookup_and_unknown_word_suggests_close_words():
+    emb = random_embeddings(["king", "kings", "queen", "man"])
+    assert "king" in emb and "kingg" not in emb and len(emb) == 4 and emb.dim == 8
+    assert torch.equal(emb["queen"], emb.vectors[2])
+    with pytest.raises(KeyError) as info:
+        emb["kingg"]
+    err = info.value
+    assert isinstance(err, UnknownWordError) and "king" in err.suggestions
+    assert str(err).startswith("'kingg' is not in the vocabulary") and "min_count" in str(err)
+    with pytest.raises(UnknownWordError, match="'king'"):  # upper case: suggests the lower-case word
+        emb.most_similar("King")
+
+
+def test_most_similar_and_analogy_match_brute_force():
+    emb = random_embeddings([f"w{i}" for i in range(50)], dim=6)
+    u = F.normalize(emb.vectors, dim=1)
+    cos = u @ u[7]
+    cos[7] = -2
+    top = emb.most_similar("w7", k=5)
+    assert [w for w, _ in top] == [f"w{i}" for i in cos.topk(5).indices.tolist()]
+    assert [s for _, s in top] == pytest.approx(cos.topk(5).values.tolist(), abs=1e-6)
+    assert emb.most_similar(emb["w7"], k=1)[0][0] == "w7"  # a vector query excludes nothing
+    score = u @ (u[2] - u[1] + u[3])
+    score[[1, 2, 3]] = -math.inf
+    assert emb.analogy("w1", "w2", "w3", k=2) == [(f"w{i}", pytest.approx(v, abs=1e-5))
+                                                    for i, v in zip(score.topk(2).indices.tolist(),
+                                                                    score.topk(2).values.tolist())]
+
+
+def test_analogy_excludes_the_question_words():
+    words = ["man", "king", "woman", "queen", "other"]
+    vectors = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [-1.0, 0.0, 0.0]])
+    emb = Embeddings(words, vectors)
+    assert emb.analogy("man", "king", "woman")[0][0] == "queen"
+
+
+def test_similarity_evaluation_spearman_and_oov():
+    pairs = load_word_pairs("wordsim353")
+    vocab = sorted({w for a, b, _ in pairs[:200] for w in (a, b)})
+    emb = random_embeddings(vocab)
+    result = evaluate_similarity(emb, "wordsim353")
+    known = [(a, b, s) for a, b, s in pairs if a in emb and b in emb]
+    assert result.pairs == len(known) and result.oov == len(pairs) - len(known) > 0
+    expected = spearmanr([s for *_, s in known], [emb.similarity(a, b) for a, b, _ in known]).statistic
+    assert result.rho == pytest.approx(expected, abs=1e-6)
+    # vectors that reproduce the human scores exactly give rho = 1
+    toy = [("a", "b", 1.0), ("a", "c", 2.0), ("a", "d", 3.0), ("a", "zz", 5.0)]
+    angles = torch.tensor([0.0, 1.2, 0.8, 0.3])  # cos(a, .) grows with the score
+    emb = Embeddings(list("abcd"), torch.stack([angles.cos(), angles.sin()], 1))
+    assert evaluate_similarity(emb, toy) == (pytest.approx(1.0), 3, 1)
+
+
+def test_vectorised_analogies_equal_a_loop_over_questions():
+    emb, sections = analogy_embeddings()
+    result = evaluate_analogies(emb, sections)
+    loop = {name: sum(emb.analogy(a, b, c)[0][0] == d for a, b, c, d in qs) for name, qs in sections.items()}
+    assert {k: v[0] for k, v in result.sections.items()} == loop
+    assert result.questions == sum(len(q) for q in sections.values()) and result.skipped == 0
+    assert 0.2 < result.accuracy < 0.95  # planted, but noisy: a real test of the ranking
+    assert result.accuracy == result.correct / result.questions
+    # restricting the vocabulary skips questions with a rare word
+    small = evaluate_analogies(emb, sections, restrict_vocab=len(emb) // 2)
+    assert small.skipped > 0 and small.questions + small.skipped == result.questions
+
+
+@needs_gensim
+def test_evaluation_agrees_with_gensim(tmp_path):
+    emb, sections = analogy_embeddings()
+    kv = KeyedVectors(emb.dim)
+    kv.add_vectors(emb.words, emb.vectors.numpy())
+    ours = evaluate_analogies(emb, sections)
+    path = tmp_path / "questions.txt"
+    path.write_text("".join(f": {name}\n" + "".join(" ".join(q) + "\n" for q in qs) for name, qs in sections.items()))
+    score, gensim_sections = kv.evaluate_word_analogies(str(path), restrict_vocab=30_000)
+    assert ours.accuracy == pytest.approx(score)
+    for s in gensim_sections[:-1]:  # the last entry is gensim's total
+        assert ours.sections[s["section"]] == (len(s["correct"]), len(s["correct"]) + len(s["incorrect"]))
+
+    pairs = load_word_pairs("simlex999")
+    vocab = sorted({w for a, b, _ in pairs[::2] for w in (a, b)})
+    emb = random_embeddings(vocab)
+    kv = KeyedVectors(emb.dim)
+    kv.add_vectors(emb.words, emb.vectors.numpy())
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in pairs))
+    _, (rho, _), oov_percent = kv.evaluate_word_pairs(str(path))
+    ours = evaluate_similarity(emb, pairs)
+    assert ours.rho == pytest.approx(rho, abs=1e-6)
+    assert ours.oov == round(oov_percent * len(pairs) / 100)
+
+
+@needs_gensim
+def test_export_round_trips_through_gensim(tmp_path):
+    emb = random_embeddings(["the", "cat", "sat", "café", "1816"], dim=7)
+    path = emb.save_word2vec_format(tmp_path / "vectors.txt")
+    kv = KeyedVectors.load_word2vec_format(str(path))
+    assert list(kv.index_to_key) == emb.words
+    assert torch.allclose(torch.from_numpy(kv.vectors), emb.vectors, rtol=1e-6, atol=1e-7)
+    kv.save_word2vec_format(str(tmp_path / "from_gensim.txt"))
+    back = Embeddings.load_word2vec_format(tmp_path / "from_gensim.txt")
+    assert back.words == emb.words and torch.allclose(back.vectors, emb.vectors, rtol=1e-6, atol=1e-7)
+    assert Embeddings.from_keyed_vectors(kv).words == emb.words
+
+
+def test_export_round_trips_without_gensim(tmp_path):
+    emb = random_embeddings(["a", "b", "c"], dim=4)
+    back = Embeddings.load_word2vec_format(emb.save_word2vec_format(tmp_path / "v.txt"))
+    assert back.words == emb.words and torch.allclose(back.vectors, emb.vectors, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="white space"):
+        random_embeddings(["new york"]).save_word2vec_format(tmp_path / "bad.txt")
+
+
+def test_evaluate_returns_all_numbers():
+    emb, _ = analogy_embeddings(n_sections=1, per_section=10)
+    out = evaluate(emb)
+    assert set(out) == {"wordsim353", "wordsim353_pairs", "wordsim353_oov", "simlex999", "simlex999_pairs",
+                        "simlex999_oov", "analogy", "analogy_questions"}
+    assert out["analogy_questions"] > 0 and 0 <= out["analogy"] <= 1
+    assert out["wordsim353_pairs"] + out["wordsim353_oov"] == 353
