@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import check_images
 from .models import ConvEncoder, Encoder, conv_bn_relu
 from .train import as_float_images
 from .utils import get_device
@@ -87,16 +88,6 @@ class ConvAutoencoder(nn.Module):
 
 # ---- corruptions: pure functions of x (and an optional generator) ------------------------------
 
-def _check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"expected a batch of images (N, C, H, W), got {shape}; "
-                         f"add a batch dimension with x[None] for a single image")
-    if not x.is_floating_point():
-        raise TypeError(f"expected float images in [0, 1], got dtype {x.dtype}; "
-                        f"convert uint8 images with x.float() / 255")
-
-
 def _rand(shape, x: torch.Tensor, generator: torch.Generator | None, normal: bool = False) -> torch.Tensor:
     """Uniform (or normal) noise made on the generator's device, returned on x's device and dtype."""
     device = generator.device if generator is not None else x.device
@@ -112,7 +103,7 @@ def add_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = N
         std: noise standard deviation (>= 0), in units of the [0, 1] intensity range.
         generator: for reproducible noise (CPU generator, or one on x's device).
     """
-    _check_images(x)
+    check_images(x)
     if std < 0:
         raise ValueError(f"std must be >= 0, got {std}")
     return (x + std * _rand(x.shape, x, generator, normal=True)).clamp(0, 1)
@@ -128,7 +119,7 @@ def pixel_dropout(x: torch.Tensor, p: float, generator: torch.Generator | None =
         x: (N, C, H, W) float images.
         p: drop probability in [0, 1].
     """
-    _check_images(x)
+    check_images(x)
     if not 0 <= p <= 1:
         raise ValueError(f"p (drop probability) must be in [0, 1], got {p}")
     N, C, H, W = x.shape
@@ -165,7 +156,7 @@ def mask_patches(x: torch.Tensor, ratio: float, patch_size: int = 4,
 
     - He et al., Masked Autoencoders Are Scalable Vision Learners, 2022.
     """
-    _check_images(x)
+    check_images(x)
     _check_mask_args(ratio, patch_size)
     N, C, H, W = x.shape
     gh, gw = -(-H // patch_size), -(-W // patch_size)       # grid size, rounded up

@@ -21,24 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import check_images
 from .data import per_class_indices
 from .finetune import extract_features, knn_accuracy, linear_probe
 from .models import ConvEncoder, Encoder
 from .train import as_float_images
 from .utils import get_device
-
-
-def _check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"expected a batch of images (N, C, H, W), got {shape}; "
-                         f"add a batch dimension with x[None] for a single image")
-    if not x.is_floating_point():
-        raise TypeError(f"expected float images in [0, 1], got dtype {x.dtype}; "
-                        f"convert uint8 images with x.float() / 255")
-    if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"expected float images in [0, 1], got values in "
-                         f"[{x.min().item():.3g}, {x.max().item():.3g}]; divide 0-255 images by 255")
 
 
 def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -112,7 +100,7 @@ def rotate_batch(x: torch.Tensor, k: int = 4, mask: bool | None = None) -> tuple
 
     - Gidaris et al., Unsupervised Representation Learning by Predicting Image Rotations, 2018.
     """
-    _check_images(x)
+    check_images(x)
     if not isinstance(k, int) or k < 2:
         raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
     N, C, H, W = x.shape
