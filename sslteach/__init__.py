@@ -5,8 +5,8 @@ that the notebooks use.
 """
 from .augment import (ColorJitter, Compose, Cutout, GaussianBlur, GaussianNoise, RandomGrayscale,
                       RandomHorizontalFlip, RandomResizedCrop, TwoViews, simclr_augment)
-from .autoencoder import (ConvAutoencoder, add_noise, mask_patches, masked_mse, pixel_dropout,
-                          reconstruct, reconstruction_error, reconstruction_step)
+from .autoencoder import (ConvAutoencoder, Corruption, add_noise, mask_patches, masked_mse,
+                          pixel_dropout, reconstruct, reconstruction_error, reconstruction_step)
 from .contrastive import (AnchorDistribution, SimCLR, alignment, anchor_distribution,
                           contrastive_accuracy, info_nce, info_nce_loop, simclr_step, uniformity)
 from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_cifar10, load_corpus,
@@ -23,6 +23,8 @@ from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
 from .word2vec import tokenize, train_word2vec
 from .wordeval import (Embeddings, UnknownWordError, evaluate, evaluate_analogies,
                        evaluate_similarity)
-from .widgets import AugmentationExplorer, TemperatureExplorer, augmentation_views, temperature_summary
+from .widgets import (AugmentationExplorer, TemperatureExplorer, WordNeighbours, augmentation_views,
+                      neighbour_figure, temperature_summary)
+from .widgets import MaskExplorer, corruption_preview
 
 __version__ = "0.1.0"

@@ -169,6 +169,51 @@ def mask_patches(x: torch.Tensor, ratio: float, patch_size: int = 4,
     return x.masked_fill(mask.bool(), fill), mask
 
 
+class Corruption:
+    """Gaussian noise, then pixel dropout, then patch masking (each skipped when its level is 0).
+
+    A callable to hand to :func:`reconstruction_step` (``corrupt=``) or :func:`reconstruct`.
+
+    Args:
+        noise_std: std of :func:`add_noise`.
+        drop_p: probability of :func:`pixel_dropout`.
+        mask_ratio: fraction of patches hidden by :func:`mask_patches`.
+        patch_size: side of a masked patch.
+        generator: for reproducible corruptions (figures, widgets); ``None`` draws fresh noise.
+
+    Examples:
+        >>> corrupt = Corruption(noise_std=0.2, drop_p=0.25)
+        >>> x_c = corrupt(x)                                  # (N, C, H, W)
+        >>> x_c, mask = Corruption(mask_ratio=0.5).with_mask(x)  # mask: (N, 1, H, W), 1 = hidden
+    """
+
+    def __init__(self, noise_std: float = 0.0, drop_p: float = 0.0, mask_ratio: float = 0.0,
+                 patch_size: int = 4, generator: torch.Generator | None = None):
+        if noise_std < 0 or not 0 <= drop_p <= 1:
+            raise ValueError(f"need noise_std >= 0 and drop_p in [0, 1], got {noise_std} and {drop_p}")
+        _check_mask_args(mask_ratio, patch_size)
+        self.noise_std, self.drop_p, self.mask_ratio = noise_std, drop_p, mask_ratio
+        self.patch_size, self.generator = patch_size, generator
+
+    def with_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Corrupted images (N, C, H, W) and the patch mask (N, 1, H, W) (all 0 without masking)."""
+        check_images(x)
+        if self.noise_std > 0:
+            x = add_noise(x, self.noise_std, self.generator)
+        if self.drop_p > 0:
+            x = pixel_dropout(x, self.drop_p, self.generator)
+        if self.mask_ratio > 0:
+            return mask_patches(x, self.mask_ratio, self.patch_size, self.generator)
+        return x, torch.zeros_like(x[:, :1])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.with_mask(x)[0]
+
+    def __repr__(self) -> str:
+        return (f"Corruption(noise_std={self.noise_std}, drop_p={self.drop_p}, "
+                f"mask_ratio={self.mask_ratio}, patch_size={self.patch_size})")
+
+
 # ---- losses and steps ---------------------------------------------------------------------------
 
 def masked_mse(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

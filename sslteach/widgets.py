@@ -232,3 +232,190 @@ class TemperatureExplorer:
 __all__ = ["OPS", "AugmentationExplorer", "augmentation_ops", "augmentation_views", "png_of_images",
            "png_of_figure", "TemperatureExplorer", "temperature_figure", "temperature_summary",
            "hard_negative_share"]
+
+
+# --- word embeddings (notebook 06) ----------------------------------------------------------------
+
+def neighbour_figure(emb, word: str, k: int = 10):
+    """Horizontal bar chart of the ``k`` nearest neighbours of ``word`` by cosine similarity.
+
+    Args:
+        emb: :class:`sslteach.wordeval.Embeddings`.
+        word: a vocabulary word; an unknown one raises :class:`sslteach.wordeval.UnknownWordError`
+            (a KeyError whose message suggests close words).
+        k: number of neighbours.
+
+    Returns:
+        ``(fig, neighbours)`` with ``neighbours = emb.most_similar(word, k)``: ``[(word, cosine), ...]``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    neighbours = emb.most_similar(word, k=k)  # raises UnknownWordError with suggestions
+    names, sims = [w for w, _ in neighbours], [s for _, s in neighbours]
+    fig, ax = plt.subplots(figsize=(5.5, 0.9 + 0.28 * len(names)))
+    ax.barh(range(len(names)), sims, color="C0")
+    for i, s in enumerate(sims):
+        ax.text(s, i, f" {s:.2f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()  # most similar on top
+    ax.set_xlim(min(0.0, min(sims)), 1.1)  # room for the value labels
+    ax.set(xlabel="cosine similarity", title=f"nearest neighbours of '{word}'")
+    fig.tight_layout()
+    return fig, neighbours
+
+
+class WordNeighbours:
+    """Type a word, see its nearest neighbours and a bar chart of their cosine similarities.
+
+    Args:
+        emb: :class:`sslteach.wordeval.Embeddings`.
+        k: neighbours shown at first (a slider changes it, 1-30).
+        word: the first word; default the most frequent word of the vocabulary.
+        suggestions: how many of the most frequent words the text box offers while typing.
+
+    An unknown word shows the :class:`~sslteach.wordeval.UnknownWordError` message (with close
+    vocabulary words) instead of a chart. Display it by leaving it last in a cell.
+    """
+
+    def __init__(self, emb, k: int = 10, word: str | None = None, suggestions: int = 1000):
+        import ipywidgets as W
+
+        if len(emb) < 2:
+            raise ValueError(f"WordNeighbours needs at least 2 words, the vocabulary has {len(emb)}")
+        self.emb, self.neighbours = emb, []
+        self.word = W.Combobox(value=word if word is not None else emb.words[0], description="word",
+                               options=emb.words[:suggestions], ensure_option=False,
+                               continuous_update=False, placeholder="type a word and press Enter")
+        self.k = W.IntSlider(value=k, min=1, max=min(30, len(emb) - 1), description="k",
+                             continuous_update=False)
+        self.picture = W.Image(format="png")
+        self.readout = W.HTML()
+        for control in (self.word, self.k):
+            control.observe(lambda _: self.redraw(), names="value")
+        self.widget = W.VBox([W.HBox([self.word, self.k]), self.readout, self.picture])
+        self.redraw()
+
+    def redraw(self) -> None:
+        from html import escape
+
+        from .wordeval import UnknownWordError
+
+        word = self.word.value.strip().lower()
+        if not word:
+            self.neighbours, self.readout.value = [], "Type a word and press Enter."
+            self.picture.layout.display = "none"
+            return
+        try:
+            fig, self.neighbours = neighbour_figure(self.emb, word, self.k.value)
+        except UnknownWordError as err:
+            self.neighbours = []
+            self.readout.value = f"<span style='color:#b00'>{escape(str(err))}</span>"
+            self.picture.layout.display = "none"
+            return
+        self.picture.value = png_of_figure(fig)
+        self.picture.layout.display = None
+        self.readout.value = (f"<b>{escape(word)}</b>: " +
+                              ", ".join(f"{escape(w)} ({s:.2f})" for w, s in self.neighbours))
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+__all__ += ["neighbour_figure", "WordNeighbours"]
+
+
+# --- autoencoders (notebook 05) -------------------------------------------------------------------
+
+CORRUPTIONS = ("masked", "noise", "dropout")
+
+
+def corruption_preview(model: torch.nn.Module, images: torch.Tensor, kind: str = "masked",
+                       level: float = 0.5, patch_size: int = 4, seed: int = 0) -> dict:
+    """Corrupt ``images`` and reconstruct them with ``model`` (eval mode, no grad, on its device).
+
+    Args:
+        model: an autoencoder, (N, C, H, W) -> (N, C, H, W) in [0, 1].
+        images: (N, C, H, W) float images in [0, 1] (or uint8).
+        kind: ``"masked"`` (``level`` = mask ratio), ``"noise"`` (``level`` = noise std) or
+            ``"dropout"`` (``level`` = pixel drop probability).
+        patch_size: side of a masked patch.
+        seed: seed of the corruption.
+
+    Returns:
+        ``{"x": clean, "x_in": corrupted, "x_hat": reconstruction}`` (each (N, C, H, W), CPU),
+        ``"mse"``: mean squared error of the reconstruction against the clean images and
+        ``"mse_hidden"``: the same over masked pixels only (``None`` unless ``kind="masked"``).
+    """
+    from .autoencoder import Corruption, masked_mse, reconstruct
+    from .train import as_float_images
+
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+    levels = {"masked": dict(mask_ratio=level), "noise": dict(noise_std=level), "dropout": dict(drop_p=level)}
+    x = as_float_images(images).float().cpu()
+    g = torch.Generator().manual_seed(seed)
+    x_c, mask = Corruption(patch_size=patch_size, generator=g, **levels[kind]).with_mask(x)
+    device = next(model.parameters()).device
+    _, x_hat = reconstruct(model, x_c, batch_size=len(x_c), device=device)     # (N, C, H, W)
+    hidden = masked_mse(x_hat, x, mask).item() if kind == "masked" and mask.sum() > 0 else None
+    return {"x": x, "x_in": x_c, "x_hat": x_hat, "mse": ((x_hat - x) ** 2).mean().item(),
+            "mse_hidden": hidden}
+
+
+class MaskExplorer:
+    """Slide the mask ratio (or noise level) and see the corrupted input and the reconstruction.
+
+    Each column of the picture is one image: clean on top, corrupted in the middle, the model's
+    reconstruction below.
+
+    Args:
+        models: an autoencoder, or ``{"name": autoencoder}`` to choose from with a dropdown.
+        images: (N, C, H, W) images (a few, e.g. 8) in [0, 1] or uint8.
+        kind: the first corruption shown: ``"masked"``, ``"noise"`` or ``"dropout"``.
+        patch_size: side of a masked patch.
+    """
+
+    def __init__(self, models, images: torch.Tensor, kind: str = "masked", patch_size: int = 4):
+        import ipywidgets as W
+
+        self.models = models if isinstance(models, dict) else {"model": models}
+        if not self.models or kind not in CORRUPTIONS:
+            raise ValueError(f"MaskExplorer needs at least one model and kind in {CORRUPTIONS}, "
+                             f"got {len(self.models)} models and kind={kind!r}")
+        self.images, self.patch_size, self.seed = images, patch_size, 0
+        self.model = W.Dropdown(options=list(self.models), description="model")
+        self.kind = W.Dropdown(options=CORRUPTIONS, value=kind, description="corruption")
+        self.level = W.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05, description="ratio / std",
+                                   continuous_update=False)
+        self.resample = W.Button(description="new mask", icon="refresh")
+        self.picture = W.Image(format="png")
+        self.readout = W.HTML()
+        for control in (self.model, self.kind, self.level):
+            control.observe(lambda _: self.redraw(), names="value")
+        self.resample.on_click(lambda _: self.new_sample())
+        self.widget = W.VBox([W.HBox([self.model, self.kind]), W.HBox([self.level, self.resample]),
+                              self.readout, self.picture])
+        self.redraw()
+
+    def new_sample(self) -> None:
+        self.seed += 1
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.result = r = corruption_preview(self.models[self.model.value], self.images, self.kind.value,
+                                             self.level.value, self.patch_size, self.seed)
+        grid = torch.cat([r["x"], r["x_in"], r["x_hat"]])                      # (3N, C, H, W)
+        self.picture.value = png_of_images(grid, ncols=len(r["x"]), scale=max(1, 96 // grid.shape[-1]))
+        hidden = "" if r["mse_hidden"] is None else f" &nbsp; on hidden pixels {r['mse_hidden']:.4f}"
+        self.readout.value = (f"rows: clean / {self.kind.value} ({self.level.value:.2f}) / reconstruction"
+                              f" &nbsp; <b>MSE {r['mse']:.4f}</b>{hidden}")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+__all__ += ["CORRUPTIONS", "corruption_preview", "MaskExplorer"]

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslteach.autoencoder import (ConvAutoencoder, add_noise, mask_patches, masked_mse, pixel_dropout,
-                                  reconstruct, reconstruction_error, reconstruction_step)
+from sslteach.autoencoder import (ConvAutoencoder, Corruption, add_noise, mask_patches, masked_mse,
+                                  pixel_dropout, reconstruct, reconstruction_error, reconstruction_step)
 from sslteach.models import ConvEncoder
 from sslteach.train import TensorLoader, fit
 
@@ -152,3 +152,24 @@ def test_cuda():
     x_m, mask = mask_patches(x, 0.5, 4, generator=torch.Generator().manual_seed(0))  # CPU generator
     assert x_m.is_cuda and mask.is_cuda
     assert reconstruction_error(model, x, device="cuda").shape == (4,)
+
+
+def test_corruption_composes_noise_dropout_and_mask():
+    x = torch.full((4, 3, 16, 16), 0.5)
+    assert torch.equal(Corruption()(x), x)  # every level 0: the identity
+    a = Corruption(noise_std=0.1, drop_p=0.3, generator=torch.Generator().manual_seed(0))(x)
+    b = pixel_dropout(add_noise(x, 0.1, torch.Generator().manual_seed(0)), 0.3, None)
+    assert a.shape == x.shape and abs((a == 0).float().mean().item() - 0.3) < 0.05
+    assert (a != 0).any() and not torch.equal(a, b)  # noise and dropout both applied
+    x_c, mask = Corruption(mask_ratio=0.5, generator=torch.Generator().manual_seed(0)).with_mask(x)
+    assert torch.equal(x_c, x * (1 - mask)) and mask.mean() == 0.5
+    _, none = Corruption(noise_std=0.2).with_mask(x)
+    assert none.shape == (4, 1, 16, 16) and none.sum() == 0
+    g1, g2 = (Corruption(0.2, 0.2, 0.25, generator=torch.Generator().manual_seed(3)) for _ in range(2))
+    assert torch.equal(g1(x), g2(x))  # same seed, same corruption
+    step = reconstruction_step("denoising", corrupt=Corruption(noise_std=0.1, drop_p=0.2))
+    assert step(ConvAutoencoder(tiny_encoder()), x).ndim == 0
+    with pytest.raises(ValueError, match="drop_p"):
+        Corruption(drop_p=2.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        Corruption(mask_ratio=1.0)

@@ -69,3 +69,81 @@ def test_temperature_explorer_redraws_on_slider_changes():
     assert ex.picture.value != first and ex.info["loss"] != loss and "0.05" in ex.readout.value
     ex.anchor.value = 7
     assert ex.info["dist"].candidates.tolist() == [i for i in range(12) if i != 7]
+
+
+@pytest.fixture
+def tiny_embeddings():
+    from sslteach.wordeval import Embeddings
+
+    words = ["king", "queen", "man", "woman", "apple", "pear", "car"]
+    vectors = torch.tensor([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [1.0, 0.2, 0.1], [0.2, 1.0, 0.1],
+                            [0.0, 0.1, 1.0], [0.1, 0.0, 1.0], [-1.0, -1.0, 0.2]])
+    return Embeddings(words, vectors)
+
+
+def test_neighbour_figure_lists_the_k_nearest_by_cosine(tiny_embeddings):
+    fig, neighbours = widgets.neighbour_figure(tiny_embeddings, "apple", k=3)
+    assert [w for w, _ in neighbours][:1] == ["pear"] and len(neighbours) == 3
+    sims = [s for _, s in neighbours]
+    assert sims == sorted(sims, reverse=True) and "apple" not in [w for w, _ in neighbours]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [w for w, _ in neighbours]
+    assert [round(p.get_width(), 5) for p in ax.patches] == [round(s, 5) for s in sims]
+    widgets.plt.close(fig)
+    with pytest.raises(KeyError, match="Did you mean 'apple'"):
+        widgets.neighbour_figure(tiny_embeddings, "aple", k=3)
+
+
+def test_word_neighbours_redraws_and_explains_unknown_words(tiny_embeddings):
+    ex = widgets.WordNeighbours(tiny_embeddings, k=2, word="king")
+    first = ex.picture.value
+    assert first[:4] == b"\x89PNG" and [w for w, _ in ex.neighbours] == ["queen", "man"]
+    ex.word.value = "Pear "                       # case and spaces are forgiven
+    assert ex.neighbours[0][0] == "apple" and ex.picture.value != first
+    second = ex.picture.value
+    ex.k.value = 4
+    assert len(ex.neighbours) == 4 and ex.picture.value != second and "apple" in ex.readout.value
+    ex.word.value = "qeen"
+    assert ex.neighbours == [] and "not in the vocabulary" in ex.readout.value
+    assert "queen" in ex.readout.value and ex.picture.layout.display == "none"
+    ex.word.value = "queen"
+    assert ex.neighbours[0][0] == "king" and ex.picture.layout.display is None
+
+
+def test_corruption_preview_masks_and_reconstructs():
+    from sslteach.autoencoder import ConvAutoencoder
+    from sslteach.models import ConvEncoder
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ConvEncoder(widths=(8, 16), stem_width=8))
+    x = torch.rand(3, 3, 16, 16)
+    r = widgets.corruption_preview(model, x, "masked", 0.5, patch_size=4, seed=0)
+    assert r["x_in"].shape == r["x_hat"].shape == (3, 3, 16, 16) and model.training
+    assert abs((r["x_in"] == 0).float().mean().item() - 0.5) < 0.01 and r["mse_hidden"] > 0
+    assert r["mse"] == pytest.approx(((r["x_hat"] - x) ** 2).mean().item())
+    assert torch.equal(widgets.corruption_preview(model, x, "masked", 0.5, seed=0)["x_in"], r["x_in"])
+    clean = widgets.corruption_preview(model, x, "noise", 0.0)
+    assert torch.equal(clean["x_in"], x) and clean["mse_hidden"] is None
+    with pytest.raises(ValueError, match="kind must be one of"):
+        widgets.corruption_preview(model, x, "blur")
+
+
+def test_mask_explorer_redraws_on_slider_changes():
+    from sslteach.autoencoder import ConvAutoencoder
+    from sslteach.models import ConvEncoder
+
+    torch.manual_seed(0)
+    models = {"a": ConvAutoencoder(ConvEncoder(widths=(8, 16), stem_width=8)),
+              "b": ConvAutoencoder(ConvEncoder(widths=(8,), stem_width=4))}
+    ex = widgets.MaskExplorer(models, torch.rand(4, 3, 16, 16), kind="masked")
+    first = ex.picture.value
+    assert first[:4] == b"\x89PNG" and "hidden" in ex.readout.value
+    ex.level.value = 0.9
+    assert ex.picture.value != first and (ex.result["x_in"] == 0).float().mean() > 0.85
+    ex.kind.value = "noise"
+    assert "hidden" not in ex.readout.value and (ex.result["x_in"] != ex.result["x"]).float().mean() > 0.5
+    before = ex.result["x_hat"]
+    ex.model.value = "b"
+    assert not torch.equal(ex.result["x_hat"], before)
+    ex.resample.click()
+    assert ex.seed == 1
