@@ -15,7 +15,7 @@ from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_ci
 from .finetune import extract_features, format_table, knn_accuracy, linear_probe, probe_table
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
-                       rotation_step)
+                       rotation_predictions, rotation_step)
 from .train import (History, TensorLoader, as_float_images, cosine_schedule, fit, load_checkpoint,
                     save_checkpoint)
 from .utils import get_device, quick_mode, set_seed

@@ -10,6 +10,7 @@ Examples:
     >>> model = RotNet(ConvEncoder(), k=4)
     >>> fit(model, rotation_step(), TensorLoader(images), torch.optim.Adam(model.parameters()))
     >>> rotation_accuracy(model, test_images)    # 0.25 is chance for k=4
+    >>> rotation_predictions(model, test_images).argmax(-1)   # (N, 4) predicted rotation of each copy
 
 - Gidaris et al., Unsupervised Representation Learning by Predicting Image Rotations, 2018.
 """
@@ -175,6 +176,44 @@ def rotation_step(k: int | None = None):
 
 
 @torch.no_grad()
+def rotation_predictions(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
+                         device: torch.device | str | None = None) -> torch.Tensor:
+    """The model's belief about every rotated copy of every image, to find the ones it gets wrong.
+
+    Args:
+        model: a trained :class:`RotNet`.
+        images: (N, C, H, W) uint8 or float [0, 1] images (each is rotated ``k`` times).
+        k: rotations (default the model's ``k``).
+        batch_size: images per forward pass (before rotating).
+        device: where to run (default :func:`sslteach.utils.get_device`).
+
+    Returns:
+        probs: (N, k, k) float32 CPU tensor; ``probs[i, r]`` is the softmax over rotations for image
+        ``i`` rotated by ``r * 360° / k``. ``probs.argmax(-1)`` (N, k) is the predicted rotation of
+        each copy; it is right where it equals ``r``, and ``probs.diagonal(dim1=1, dim2=2)`` (N, k)
+        is the probability given to the true rotation.
+
+    Examples:
+        >>> probs = rotation_predictions(model, test_images)        # (N, 4, 4)
+        >>> wrong = probs.argmax(-1) != torch.arange(4)              # (N, 4): which copies fail
+    """
+    k = model.k if k is None else k
+    if k != model.k:
+        raise ValueError(f"k={k} does not match the model's head ({model.k} rotations); "
+                         f"leave k out or build RotNet(k={k})")
+    device = torch.device(device) if device is not None else get_device()
+    was_training = model.training
+    model.eval().to(device)
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = as_float_images(images[i:i + batch_size].to(device))
+        x_rot, _ = rotate_batch(x, k)                              # (kB, C, H, W), grouped by rotation
+        probs = model(x_rot).float().softmax(1)                    # (kB, k)
+        out.append(probs.view(k, len(x), k).transpose(0, 1).cpu())  # (B, k, k): [image, true r, predicted]
+    model.train(was_training)
+    return torch.cat(out)
+
+
 def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
                       device: torch.device | str | None = None, per_rotation: bool = False):
     """How often the model names the right rotation of held-out images (chance: ``1 / k``).
@@ -190,21 +229,11 @@ def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None,
     Returns:
         Accuracy in [0, 1], or ``(accuracy, per_rotation_accuracies)``.
     """
-    k = model.k if k is None else k
-    if k != model.k:
-        raise ValueError(f"k={k} does not match the model's head ({model.k} rotations)")
-    device = torch.device(device) if device is not None else get_device()
-    was_training = model.training
-    model.eval().to(device)
-    correct = torch.zeros(k)
-    for i in range(0, len(images), batch_size):
-        x = as_float_images(images[i:i + batch_size].to(device))
-        x_rot, y = rotate_batch(x, k)                              # (kB, C, H, W), (kB,)
-        hit = (model(x_rot).argmax(1) == y).view(k, -1)            # (k, B): row r = rotation r
-        correct += hit.sum(1).float().cpu()
-    model.train(was_training)
-    per_rot = (correct / len(images)).tolist()
-    acc = float(correct.sum() / (k * len(images)))
+    probs = rotation_predictions(model, images, k, batch_size, device)     # (N, k, k)
+    k = probs.shape[1]
+    hit = (probs.argmax(-1) == torch.arange(k)).float()                      # (N, k)
+    per_rot = hit.mean(0).tolist()
+    acc = float(hit.mean())
     return (acc, per_rot) if per_rotation else acc
 
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from sslteach.models import ConvEncoder
 from sslteach.rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch,
-                               rotation_accuracy, rotation_step)
+                               rotation_accuracy, rotation_predictions, rotation_step)
 from sslteach.train import TensorLoader, fit
 
 
@@ -160,3 +160,31 @@ def test_probe_blocks_one_row_per_block():
         assert 0.8 <= r["probe"] <= 1 and 0.8 <= r["knn"] <= 1
     rows = probe_blocks(tiny_encoder(), x[:30], y[:30], x[30:], y[30:], knn=False, device="cpu")
     assert all(r["knn"] is None for r in rows)
+
+
+def test_rotation_predictions_match_a_loop_over_rotations():
+    torch.manual_seed(0)
+    model = RotNet(tiny_encoder(), k=4, hidden_dim=16).eval()
+    x = torch.rand(5, 3, 16, 16)
+    probs = rotation_predictions(model, x, batch_size=2, device="cpu")  # batches of 2, 2, 1
+    assert probs.shape == (5, 4, 4)
+    assert torch.allclose(probs.sum(-1), torch.ones(5, 4), atol=1e-5)
+    with torch.no_grad():
+        for r in range(4):
+            expected = model(torch.rot90(x, r, dims=(2, 3))).softmax(1)  # (5, 4): copy r of every image
+            assert torch.allclose(probs[:, r], expected, atol=1e-5)
+    hit = (probs.argmax(-1) == torch.arange(4)).float()  # (5, 4)
+    acc, per_rot = rotation_accuracy(model, x, device="cpu", per_rotation=True)
+    assert acc == pytest.approx(hit.mean().item())
+    assert per_rot == pytest.approx(hit.mean(0).tolist())
+
+
+def test_rotation_symmetric_image_cannot_be_solved():
+    # a centred disc looks the same at 0, 90, 180 and 270 degrees: one prediction for all four copies
+    model = RotNet(tiny_encoder(), k=4, hidden_dim=16)
+    disc = circular_mask(16, 16).expand(1, 3, 16, 16) * 0.8
+    probs = rotation_predictions(model, disc, device="cpu")  # (1, 4, 4)
+    assert torch.allclose(probs[0], probs[0, :1].expand(4, 4), atol=1e-6)
+    assert (probs.argmax(-1) == torch.arange(4)).sum() <= 1  # at most one copy right: 25 %
+    with pytest.raises(ValueError, match="RotNet\\(k=2\\)"):
+        rotation_predictions(model, disc, k=2)
