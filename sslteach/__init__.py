@@ -23,8 +23,7 @@ from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
 from .word2vec import tokenize, train_word2vec
 from .wordeval import (Embeddings, UnknownWordError, evaluate, evaluate_analogies,
                        evaluate_similarity)
-from .widgets import (AugmentationExplorer, TemperatureExplorer, WordNeighbours, augmentation_views,
-                      neighbour_figure, temperature_summary)
-from .widgets import MaskExplorer, corruption_preview
+from .widgets import (AugmentationExplorer, MaskExplorer, TemperatureExplorer, WordNeighbours,
+                      augmentation_views, corruption_preview, neighbour_figure, temperature_summary)
 
 __version__ = "0.1.0"

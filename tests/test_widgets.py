@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -89,7 +90,7 @@ def test_neighbour_figure_lists_the_k_nearest_by_cosine(tiny_embeddings):
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == [w for w, _ in neighbours]
     assert [round(p.get_width(), 5) for p in ax.patches] == [round(s, 5) for s in sims]
-    widgets.plt.close(fig)
+    plt.close(fig)
     with pytest.raises(KeyError, match="Did you mean 'apple'"):
         widgets.neighbour_figure(tiny_embeddings, "aple", k=3)
 

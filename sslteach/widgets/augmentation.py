@@ -1,0 +1,100 @@
+"""Augmentation explorer (notebook 02): a grid of random views of one image."""
+from __future__ import annotations
+
+import torch
+
+from .. import augment as A
+from .common import png_of_images
+
+OPS = ("crop", "flip", "colour jitter", "grayscale", "blur", "noise", "cutout")
+
+
+def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
+    """The chosen augmentations at a given strength (0 = off, 1 = SimCLR's recipe).
+
+    Each chosen op is always applied (probability 1) so its effect is visible, except the flip
+    (probability 0.5) and grayscale (probability ``min(strength, 1)``).
+    """
+    unknown = [n for n in names if n not in OPS]
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; choose from {OPS}")
+    if strength < 0:
+        raise ValueError(f"strength must be >= 0, got {strength}")
+    s, c = float(strength), min(float(strength), 1.0)
+    table = {
+        "crop": lambda: A.RandomResizedCrop(size, scale=(1 - 0.92 * c, 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
+        "flip": lambda: A.RandomHorizontalFlip(p=0.5),
+        "colour jitter": lambda: A.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=1.0),
+        "grayscale": lambda: A.RandomGrayscale(p=c),
+        "blur": lambda: A.GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
+        "noise": lambda: A.GaussianNoise(std=0.1 * s, p=1.0),
+        "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0),
+    }
+    return A.Compose([table[n]() for n in OPS if n in names])  # canonical order
+
+
+def augmentation_views(image: torch.Tensor, names, strength: float = 1.0, n_views: int = 8,
+                       seed: int = 0, size: int | None = None) -> torch.Tensor:
+    """``n_views`` random views of one float image (C, H, W) in [0, 1] -> (n_views, C, size, size)."""
+    if image.ndim != 3:
+        raise ValueError(f"expected one image (C, H, W), got shape {tuple(image.shape)}")
+    size = size or min(image.shape[-2:])
+    batch = image.unsqueeze(0).expand(n_views, -1, -1, -1).contiguous()
+    if "crop" not in names:  # without a crop, bring the image to size x size by a central crop
+        batch = A.RandomResizedCrop(size, scale=(1.0, 1.0), ratio=(1.0, 1.0)).apply(
+            batch, *_central_square(image, n_views))
+    return augmentation_ops(names, strength, size)(batch, torch.Generator().manual_seed(seed))
+
+
+def _central_square(image, n):
+    h, w = image.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return [torch.full((n,), v) for v in (top, left, side, side)]
+
+
+class AugmentationExplorer:
+    """Pick an image, the augmentations and their strength; see a grid of random views.
+
+    Args:
+        images: ``{"name": image (C, H, W) float in [0, 1]}`` to choose from.
+        n_views: views in the grid.
+        size: output size of each view (default: the image's shorter side).
+
+    Display it by leaving ``explorer.widget`` (or the explorer itself) last in a cell.
+    """
+
+    def __init__(self, images: dict, n_views: int = 16, size: int | None = None):
+        import ipywidgets as W
+
+        if not images:
+            raise ValueError("AugmentationExplorer needs at least one image")
+        self.images, self.n_views, self.size, self.seed = images, n_views, size, 0
+        self.image = W.Dropdown(options=list(images), description="image")
+        self.ops = W.SelectMultiple(options=OPS, value=("crop", "flip", "colour jitter", "grayscale"),
+                                    description="ops", rows=len(OPS))
+        self.strength = W.FloatSlider(value=1.0, min=0.0, max=1.5, step=0.05, description="strength",
+                                      continuous_update=False)
+        self.resample = W.Button(description="new sample", icon="refresh")
+        self.picture = W.Image(format="png")
+        for control in (self.image, self.ops, self.strength):
+            control.observe(lambda _: self.redraw(), names="value")
+        self.resample.on_click(lambda _: self.new_sample())
+        self.widget = W.HBox([W.VBox([self.image, self.ops, self.strength, self.resample]), self.picture])
+        self.redraw()
+
+    def new_sample(self) -> None:
+        self.seed += 1
+        self.redraw()
+
+    def redraw(self) -> None:
+        image = self.images[self.image.value]
+        self.views = augmentation_views(image, self.ops.value, self.strength.value, self.n_views,
+                                        self.seed, self.size)
+        scale = max(1, 96 // self.views.shape[-1])
+        self.picture.value = png_of_images(self.views, ncols=int(self.n_views ** 0.5 + 0.5), scale=scale)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
