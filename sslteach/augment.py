@@ -316,7 +316,8 @@ class TwoViews:
         return self.transform(x, generator=generator), self.transform(x, generator=generator)
 
 
-def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False) -> Compose:
+def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False,
+                   colour: float | None = None) -> Compose:
     """SimCLR's augmentations for CIFAR, scaled by ``strength`` s >= 0 (s = 0: flips only).
 
     Crop area fraction (1 - 0.92 c, 1) and width/height (4/3)^[-c, c] with c = min(s, 1): the whole
@@ -325,19 +326,29 @@ def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False) ->
     p = min(0.2 s, 1). SimCLR leaves blur out on CIFAR and so does ``blur=False``; ``blur=True``
     adds a Gaussian blur (kernel ~10% of ``size``, sigma 0.1-2) with p = min(0.5 s, 1). At s = 0,
     size x size images come back unchanged or mirrored. s = 1 is the paper's ImageNet colour
-    strength; its CIFAR-10 runs keep s = 1 crops with colour strength 0.5, i.e.
-    ``aug.ops[2] = ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8)`` on ``aug = simclr_augment(32)``.
+    strength; its CIFAR-10 runs keep s = 1 crops with colour strength 0.5:
+    ``simclr_augment(32, colour=0.5)``.
+
+    Args:
+        size: output side in pixels.
+        strength: s, scales crops, colour jitter and grayscale together.
+        blur: add the Gaussian blur.
+        colour: strength of the colour jitter and grayscale alone (default: ``strength``).
 
     - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
     """
     if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength < math.inf:
         raise ValueError(f"strength must be a finite number >= 0 (0: flips only, 1: SimCLR's recipe), "
                          f"got {strength!r}")
-    s, c = float(strength), min(float(strength), 1.0)
+    if colour is not None and (isinstance(colour, bool) or not isinstance(colour, numbers.Real)
+                               or not 0 <= colour < math.inf):
+        raise ValueError(f"colour must be a finite number >= 0 or None (same as strength), got {colour!r}")
+    c = min(float(strength), 1.0)
+    s = float(strength if colour is None else colour)
     ops = [RandomResizedCrop(size, scale=(round(1 - 0.92 * c, 6), 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
            RandomHorizontalFlip(p=0.5),
            ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=0.8),
            RandomGrayscale(p=min(0.2 * s, 1.0))]
     if blur:
-        ops.append(GaussianBlur(kernel_size=max(3, int(0.1 * size) // 2 * 2 + 1), p=min(0.5 * s, 1.0)))
+        ops.append(GaussianBlur(kernel_size=max(3, int(0.1 * size) // 2 * 2 + 1), p=min(0.5 * float(strength), 1.0)))
     return Compose(ops)

@@ -4,9 +4,10 @@
     python -m sslteach probe checkpoints/simclr_long.pt
     python -m sslteach notebooks --mode quick
 
-Pre-training saves the encoder (``state_dict``), its ``config`` (``build_encoder(**config)``
-rebuilds it), the method, every argument, the seed, the wall time, the history and the probe
-results, atomically; ``probe`` reads it back with ``weights_only=True``.
+Pre-training (:func:`sslteach.pretrained.pretrain`, with the method's classroom recipe unless
+flags change it) saves the encoder (``state_dict``), its ``config`` (``build_encoder(**config)``
+rebuilds it), the method, the recipe, every argument, the seed, the wall time, the history and the
+probe results, atomically with a ``.sha256``; ``probe`` reads it back with ``weights_only=True``.
 """
 from __future__ import annotations
 
@@ -19,58 +20,37 @@ from pathlib import Path
 
 import torch
 
-from .augment import TwoViews, simclr_augment
-from .autoencoder import ConvAutoencoder, reconstruction_step
-from .contrastive import SimCLR, simclr_step
 from .data import load_cifar10
 from .finetune import extract_features, format_table, probe_table
-from .models import ConvEncoder, build_encoder
-from .rotation import RotNet, rotation_step
-from .train import TensorLoader, cosine_schedule, fit, load_checkpoint, save_checkpoint
-from .utils import REPO_ROOT, get_device, set_seed
+from .models import build_encoder
+from .pretrained import METHODS, RECIPES, pretrain as pretrain_encoder, save_pretrained
+from .train import load_checkpoint
+from .utils import REPO_ROOT, get_device
 
-METHODS = ("simclr", "rotation", "autoencoder")
-
-
-def build_method(method: str, args: argparse.Namespace):
-    """``(model, step, encoder)`` for a pre-training method; the encoder is what we keep."""
-    encoder = ConvEncoder()
-    if method == "simclr":
-        model = SimCLR(encoder)
-        step = simclr_step(TwoViews(simclr_augment(32, args.strength)), args.temperature)
-    elif method == "rotation":
-        model, step = RotNet(encoder), rotation_step()
-    elif method == "autoencoder":
-        model, step = ConvAutoencoder(encoder), reconstruction_step(args.kind)
-    else:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return model, step, encoder
+# command-line flag -> recipe setting (a flag left out keeps the method's recipe value)
+RECIPE_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "strength", "colour", "kind",
+                "n_per_class")
 
 
 def pretrain(args: argparse.Namespace) -> dict:
-    set_seed(args.seed)
-    device = get_device(args.device)
-    train = load_cifar10("train", n_per_class=args.n_per_class)
-    test = load_cifar10("test", n_per_class=args.n_per_class and max(2, args.n_per_class // 5))
-    model, step, encoder = build_method(args.method, args)
-    loader = TensorLoader(train.images, batch_size=args.batch_size, drop_last=True, seed=args.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = cosine_schedule(opt, args.epochs * len(loader), warmup_steps=len(loader) // 2)
-    start = time.perf_counter()
-    history = fit(model, step, loader, opt, args.epochs, scheduler=sched, device=device,
-                  desc=f"{args.method} pre-training")
-    seconds = time.perf_counter() - start
+    overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None}
+    unknown = sorted(set(overrides) - set(RECIPES[args.method]))
+    if unknown:
+        raise SystemExit(f"--{unknown[0].replace('_', '-')} is not a setting of {args.method}; its "
+                         f"settings are {', '.join(RECIPES[args.method])}")
+    encoder, info = pretrain_encoder(args.method, seed=args.seed, device=args.device, **overrides)
+    device, n = get_device(args.device), info["recipe"]["n_per_class"]
+    train = load_cifar10("train", n_per_class=n)
+    test = load_cifar10("test", n_per_class=n and max(2, n // 5))
     feats = {args.method: (extract_features(encoder, train.images, device=device),
                            extract_features(encoder, test.images, device=device))}
-    budgets = (10, None) if args.n_per_class is None or args.n_per_class >= 10 else (None,)
+    budgets = (10, None) if n is None or n >= 10 else (None,)
     table = probe_table(feats, train.labels, test.labels, labels_per_class=budgets)
     print(format_table(table))
-    save_checkpoint(args.out, encoder, config=encoder.config, method=args.method,
+    save_pretrained(args.out, encoder, info, metrics=table[args.method],
                     args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "func"},
-                    command=" ".join(["python -m sslteach"] + sys.argv[1:]), seed=args.seed,
-                    seconds=seconds, device=str(device), history=history.epoch,
-                    metrics=table[args.method], torch_version=str(torch.__version__))
-    print(f"saved {args.out} ({seconds:.0f} s of training on {device})")
+                    command=" ".join(["python -m sslteach"] + sys.argv[1:]))
+    print(f"saved {args.out} ({info['seconds']:.0f} s of training on {device})")
     return table[args.method]
 
 
@@ -117,13 +97,15 @@ def parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("pretrain", help="pre-train an encoder on the shipped CIFAR-10 (no labels) and save it")
     pre.add_argument("method", choices=METHODS)
     pre.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
-    pre.add_argument("--epochs", type=int, default=15)
-    pre.add_argument("--batch-size", type=int, default=256)
-    pre.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (cosine schedule)")
-    pre.add_argument("--weight-decay", type=float, default=1e-4)
-    pre.add_argument("--temperature", type=float, default=0.2, help="simclr: InfoNCE temperature")
-    pre.add_argument("--strength", type=float, default=1.0, help="simclr: augmentation strength")
-    pre.add_argument("--kind", default="masked", choices=("plain", "denoising", "masked"),
+    pre.add_argument("--epochs", type=int, default=None, help="default (like every setting left out): "
+                     "the method's classroom recipe, sslteach.pretrained.RECIPES")
+    pre.add_argument("--batch-size", type=int, default=None)
+    pre.add_argument("--lr", type=float, default=None, help="AdamW learning rate (cosine schedule)")
+    pre.add_argument("--weight-decay", type=float, default=None)
+    pre.add_argument("--temperature", type=float, default=None, help="simclr: InfoNCE temperature")
+    pre.add_argument("--strength", type=float, default=None, help="simclr: augmentation strength")
+    pre.add_argument("--colour", type=float, default=None, help="simclr: colour-jitter strength (default 0.5)")
+    pre.add_argument("--kind", default=None, choices=("plain", "denoising", "masked"),
                      help="autoencoder: variant")
     pre.add_argument("--n-per-class", type=int, default=None, help="use only this many images per class")
     pre.add_argument("--seed", type=int, default=0)

@@ -309,3 +309,4 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
         return loss, {"acc": contrastive_accuracy(z1, z2)}
 
     return step
+

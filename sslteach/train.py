@@ -23,7 +23,12 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from .data import sha256sum
 from .utils import get_device
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt or was made for other settings; the message says how to fix it."""
 
 
 class TensorLoader:
@@ -208,8 +213,15 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_s
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def checksum_path(path: str | Path) -> Path:
+    """The sha256 sidecar of a checkpoint: ``model.pt`` -> ``model.pt.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra) -> Path:
-    """Write ``{"model": state_dict, **extra}`` atomically (temporary file, then rename).
+    """Write ``{"model": state_dict, **extra}`` atomically (temporary file, then rename), and its
+    sha256 next to it in ``<file>.sha256`` (the format of ``sha256sum``, so ``sha256sum -c`` works).
 
     ``extra`` should hold plain values (numbers, strings, lists, dicts, tensors) so that
     :func:`load_checkpoint` can read the file with ``weights_only=True``.
@@ -219,7 +231,11 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra) -> Path:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save({"model": state, **extra}, tmp)
+    sidecar = checksum_path(path)
+    tmp_sidecar = sidecar.with_name(f".{sidecar.name}.tmp{os.getpid()}")
+    tmp_sidecar.write_text(f"{sha256sum(tmp)}  {path.name}\n")
     os.replace(tmp, path)  # a crash mid-write never leaves a half-written checkpoint
+    os.replace(tmp_sidecar, sidecar)
     return path
 
 
@@ -227,13 +243,29 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
                     map_location: str | torch.device = "cpu") -> dict:
     """Read a checkpoint safely (``weights_only=True``) and load its weights into ``model``.
 
+    When ``<file>.sha256`` exists (:func:`save_checkpoint` writes it), the file's sha256 must match.
+
     Returns:
         The whole checkpoint dict (``"model"`` plus whatever was saved with it).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: the file does not match its ``.sha256`` (changed, or copied only in part).
+        ValueError: the weights do not fit ``model``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train the model first "
                                 f"(fit(..., checkpoint={str(path)!r})) or check the path")
+    sidecar = checksum_path(path)
+    if sidecar.is_file():
+        words = sidecar.read_text().split()  # "<hex digest>  <file name>"
+        expected = words[0] if words else "(nothing)"
+        actual = sha256sum(path)
+        if actual != expected:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt or was changed: its sha256 is {actual}, but {sidecar.name} "
+                f"expects {expected}. Delete both files and train again, or copy the pair again together.")
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if model is not None:
         try:

@@ -246,3 +246,14 @@ def test_clear_errors_for_bad_settings():
                  lambda: GaussianBlur(sigma=(0, 1)), lambda: Cutout(size=2)]:
         with pytest.raises(ValueError):
             make()
+
+
+def test_simclr_augment_colour_strength_separate_from_crops():
+    aug = simclr_augment(32, colour=0.5)
+    ref = simclr_augment(32)
+    assert aug.ops[0].scale == ref.ops[0].scale                      # crops keep strength 1
+    assert aug.ops[2].brightness == pytest.approx(0.4) and aug.ops[2].hue == pytest.approx(0.1)
+    assert aug.ops[3].p == pytest.approx(0.1)
+    assert simclr_augment(32, colour=0).ops[2].brightness == 0
+    with pytest.raises(ValueError, match="colour"):
+        simclr_augment(32, colour=-1)

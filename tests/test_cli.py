@@ -5,6 +5,7 @@ import torch
 
 from sslteach import cli
 from sslteach.models import build_encoder
+from sslteach.pretrained import RECIPES
 from sslteach.train import load_checkpoint
 
 
@@ -23,11 +24,18 @@ def test_pretrain_writes_a_checkpoint_that_probe_reads(method, tmp_path, capsys)
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["method"] == method and ckpt["seed"] == 0 and ckpt["command"].startswith("python -m sslteach")
     assert len(ckpt["history"]["loss"]) == 1 and 0 <= ckpt["metrics"]["all"] <= 1
+    # flags left out keep the method's classroom recipe (sslteach.pretrained.RECIPES)
+    assert ckpt["recipe"] == {**RECIPES[method], "epochs": 1, "n_per_class": 4, "batch_size": 8}
     encoder = build_encoder(**ckpt["config"])
     load_checkpoint(out, encoder)
     if method == "rotation":
         cli.main(["probe", str(out), "--labels-per-class", "2", "--device", "cpu"])
         assert "2/class" in capsys.readouterr().out
+
+
+def test_pretrain_rejects_a_flag_of_another_method(tmp_path):
+    with pytest.raises(SystemExit, match="--temperature is not a setting of rotation"):
+        cli.main(["pretrain", "rotation", "--temperature", "0.5", "--out", str(tmp_path / "r.pt")])
 
 
 def test_probe_rejects_a_foreign_checkpoint(tmp_path):

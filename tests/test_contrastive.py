@@ -212,3 +212,4 @@ def test_simclr_step_accepts_float_and_labelled_batches():
         loss, extra = step(model, batch)
         assert loss.ndim == 0 and torch.isfinite(loss) and 0 <= extra["acc"].item() <= 1
     assert all(dtype == torch.float32 and mx <= 1 for dtype, mx in seen)
+

@@ -3,7 +3,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslteach.train import TensorLoader, cosine_schedule, fit, load_checkpoint, save_checkpoint
+from sslteach.data import sha256sum
+from sslteach.train import (CheckpointError, TensorLoader, checksum_path, cosine_schedule, fit,
+                            load_checkpoint, save_checkpoint)
 
 
 def toy_problem(n=256, seed=0):
@@ -45,7 +47,7 @@ def test_fit_with_scheduler_and_atomic_checkpoint(tmp_path):
     hist = fit(model, classifier_step, loader, opt, epochs=3, scheduler=sched, device="cpu",
                progress=False, checkpoint=path)
     assert hist["lr"][-1] == pytest.approx(0.0, abs=1e-9)
-    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary file left
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt", "model.pt.sha256"]  # no temporary file left
     fresh = nn.Linear(2, 2)
     ckpt = load_checkpoint(path, fresh)
     assert ckpt["epoch"] == 3 and len(ckpt["history"]["loss"]) == 3
@@ -58,6 +60,18 @@ def test_checkpoint_errors(tmp_path):
     save_checkpoint(tmp_path / "a.pt", nn.Linear(2, 2))
     with pytest.raises(ValueError, match="does not fit this model"):
         load_checkpoint(tmp_path / "a.pt", nn.Linear(3, 2))
+
+
+def test_checkpoint_sha256_sidecar(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", nn.Linear(2, 2), note="hi")
+    digest, name = checksum_path(path).read_text().split()
+    assert name == "m.pt" and digest == sha256sum(path)
+    assert load_checkpoint(path)["note"] == "hi"
+    torch.save({"model": nn.Linear(2, 2).state_dict()}, path)  # changed behind the sidecar's back
+    with pytest.raises(CheckpointError, match=r"corrupt or was changed.*Delete both files"):
+        load_checkpoint(path)
+    checksum_path(path).unlink()  # without a sidecar (older checkpoints) nothing is verified
+    assert "model" in load_checkpoint(path)
 
 
 def test_fit_stops_on_nan():

@@ -1,0 +1,323 @@
+"""Fine-tuning a pre-trained encoder, training from scratch, and label-fraction curves.
+
+A linear probe (``sslteach.finetune``) reads frozen features. Fine-tuning goes further: put a new
+linear head on the encoder and train both on the labelled images, the pre-trained backbone with a
+smaller learning rate than the fresh head, so that what it learned is adjusted rather than erased.
+Freezing the first blocks keeps the most general features fixed; freezing all of them (or
+``lr_backbone=0``) is a linear probe trained by gradient descent. Training the same architecture
+from random weights with the same data and steps is the baseline every pre-training must beat::
+
+    model, history = fine_tune(encoder, x[idx], y[idx], freeze_blocks=1)
+    classifier_accuracy(model, x_test, y_test)                   # test accuracy in [0, 1]
+    model, _ = train_from_scratch(x[idx], y[idx])                # same budget, random init
+    curve = label_fraction_curve({"RotNet / fine-tune": Protocol("fine-tune", encoder, train, test)},
+                                 train.labels, labels_per_class=(10, 100))
+    print(format_table(curve))
+
+- Yosinski et al., How transferable are features in deep neural networks?, 2014.
+- Kornblith, Shlens, Le, Do Better ImageNet Models Transfer Better?, 2019.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import Compose, RandomHorizontalFlip, RandomResizedCrop
+from .data import per_class_indices
+from .finetune import extract_features, knn_accuracy, linear_probe
+from .models import build_encoder
+from .train import History, TensorLoader, as_float_images, cosine_schedule, fit
+from .utils import get_device, set_seed
+
+
+def light_augment(size: int = 32) -> Compose:
+    """The usual supervised augmentation: a mild random crop (70-100 % of the area) and a flip."""
+    return Compose([RandomResizedCrop(size, scale=(0.7, 1.0)), RandomHorizontalFlip(p=0.5)])
+
+
+class Classifier(nn.Module):
+    """Encoder + new head: ``logits = head(encoder(x))``, (N, C, H, W) -> (N, num_classes).
+
+    The head is a BatchNorm without learnable scale and shift followed by a linear layer: still a
+    linear map of ``h`` at test time, but it puts the features of every encoder on the same scale,
+    so one learning rate suits all of them (MAE's linear probe does the same).
+
+    Args:
+        encoder: an :class:`sslteach.models.Encoder` (``stem`` and ``blocks`` are needed to freeze).
+        num_classes: outputs of the head.
+        freeze_blocks: freeze the stem and the first ``freeze_blocks`` blocks
+            (0: nothing; ``len(encoder.blocks)``: the whole encoder).
+
+    - He et al., Masked Autoencoders Are Scalable Vision Learners, 2022 (BatchNorm before the probe).
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int, freeze_blocks: int = 0):
+        super().__init__()
+        dim = getattr(encoder, "feature_dim", None)
+        if dim is None:
+            raise TypeError(f"Classifier needs an sslteach Encoder (with feature_dim), got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, num_classes))
+        self.freeze_blocks = 0
+        self.freeze(freeze_blocks)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem and the first ``freeze_blocks`` blocks (empty when nothing is frozen)."""
+        return [self.encoder.stem, *self.encoder.blocks[:self.freeze_blocks]] if self.freeze_blocks else []
+
+    def freeze(self, blocks: int) -> None:
+        """Freeze the stem and the first ``blocks`` blocks, unfreeze the rest."""
+        n = len(getattr(self.encoder, "blocks", ()))
+        if not isinstance(blocks, int) or not 0 <= blocks <= n:
+            raise ValueError(f"freeze_blocks must be an integer from 0 (train everything) to {n} "
+                             f"(freeze the whole encoder), got {blocks!r}")
+        self.freeze_blocks = blocks
+        for p in self.encoder.parameters():
+            p.requires_grad_(True)
+        for module in self.frozen_modules():
+            module.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        """As ``nn.Module.train``, but frozen modules stay in eval mode: their BatchNorm statistics
+        do not move (``fit`` calls ``model.train()`` at every epoch)."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)     # (N, D)
+        return self.head(h)     # (N, num_classes)
+
+
+def make_optimizer(model: Classifier, lr_head: float, lr_backbone: float,
+                   weight_decay: float = 1e-4) -> torch.optim.AdamW:
+    """AdamW with two parameter groups: ``"head"`` at ``lr_head`` and ``"backbone"`` (the encoder's
+    trainable parameters) at ``lr_backbone``; frozen parameters are in neither."""
+    if lr_head <= 0 or lr_backbone < 0:
+        raise ValueError(f"need lr_head > 0 and lr_backbone >= 0, got {lr_head} and {lr_backbone}")
+    groups = [{"name": "head", "params": list(model.head.parameters()), "lr": lr_head}]
+    backbone = [p for p in model.encoder.parameters() if p.requires_grad]
+    if backbone:
+        groups.append({"name": "backbone", "params": backbone, "lr": lr_backbone})
+    return torch.optim.AdamW(groups, lr=lr_head, weight_decay=weight_decay)
+
+
+class _Steps:
+    """Exactly ``steps`` batches per pass, cycling through (and reshuffling) a TensorLoader."""
+
+    def __init__(self, loader: TensorLoader, steps: int):
+        self.loader, self.steps, self._it = loader, steps, iter(())
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            batch = next(self._it, None)
+            if batch is None:  # one pass over the labelled images is done: reshuffle
+                self._it = iter(self.loader)
+                batch = next(self._it)
+            yield batch
+
+
+def fine_tune(encoder: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+              num_classes: int | None = None, steps: int | None = None, epochs: int | None = None,
+              lr_head: float = 3e-3, lr_backbone: float = 3e-4, freeze_blocks: int = 0,
+              augment: Callable | str | None = "light", weight_decay: float = 1e-4, batch_size: int = 64,
+              device: torch.device | str | None = None, seed: int = 0,
+              progress: bool = False) -> tuple[Classifier, History]:
+    """Train ``encoder`` + a new linear head on labelled images (the encoder is trained in place).
+
+    The budget is a number of optimisation **steps**, not epochs, so that 10 labels per class and
+    1,000 labels per class cost the same time (with batches of 64, an epoch of 100 images is one
+    step, one of 10,000 images 156). Batches cycle through the labelled images (reshuffled after
+    each pass, with fresh augmentations every time). Cross-entropy, AdamW with a head and a backbone learning rate, a
+    linear warm-up over the first 10 % of the steps, then cosine decay to 0.
+
+    Args:
+        encoder: a pre-trained (or fresh) :class:`sslteach.models.Encoder`.
+        images: (N, C, H, W) uint8 or float [0, 1]; labels: (N,) int64 in ``0 .. num_classes - 1``.
+        num_classes: default ``labels.max() + 1``.
+        steps: optimisation steps (default 200); or give ``epochs`` (passes over the N images) instead.
+        lr_head: learning rate of the head.
+        lr_backbone: learning rate of the encoder's unfrozen part; 0 freezes the whole encoder (a
+            linear probe trained by gradient descent).
+        freeze_blocks: freeze the stem and the first ``freeze_blocks`` blocks (``requires_grad``
+            off, BatchNorm in eval mode).
+        augment: ``x -> x`` on float batches; ``"light"`` is :func:`light_augment` at the images' size,
+            ``None`` trains on the plain images.
+        weight_decay: AdamW's (decoupled) weight decay.
+        batch_size: images per step (at most N).
+        device: default :func:`sslteach.utils.get_device`.
+        seed: seeds the head, the batch order and the augmentations (``set_seed``).
+        progress: show a progress bar.
+
+    Returns:
+        ``(model, history)``: the :class:`Classifier` (on ``device``, eval mode) and ``fit``'s
+        history; ``history.step`` has every step's ``loss``, ``acc`` (training batch),
+        ``lr_head`` and ``lr_backbone``.
+    """
+    labels = torch.as_tensor(labels).long()
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images (and at least one), got {len(images)} images "
+                         f"and {len(labels)} labels")
+    if steps is not None and epochs is not None:
+        raise ValueError(f"give steps or epochs, not both (got steps={steps}, epochs={epochs})")
+    set_seed(seed)
+    num_classes = num_classes or int(labels.max()) + 1
+    if isinstance(augment, str) and augment != "light":
+        raise ValueError(f'augment must be "light", None or a callable x -> x, got {augment!r}')
+    freeze_blocks = len(getattr(encoder, "blocks", ())) if lr_backbone == 0 else freeze_blocks
+    model = Classifier(encoder, num_classes, freeze_blocks)
+    optimizer = make_optimizer(model, lr_head, lr_backbone, weight_decay)
+    loader = TensorLoader(images, labels, batch_size=min(batch_size, len(images)), drop_last=True, seed=seed)
+    steps = epochs * len(loader) if epochs is not None else (200 if steps is None else steps)
+    scheduler = cosine_schedule(optimizer, steps, warmup_steps=steps // 10)
+    augment = light_augment(images.shape[-1]) if isinstance(augment, str) else augment
+    groups = optimizer.param_groups
+
+    def step(model: Classifier, batch):
+        x, y = as_float_images(batch), batch[1]   # (B, C, H, W) in [0, 1], (B,)
+        if augment is not None:
+            x = augment(x)
+        logits = model(x)                          # (B, num_classes)
+        lrs = {"lr_head": groups[0]["lr"], "lr_backbone": groups[1]["lr"] if len(groups) > 1 else 0.0}
+        return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean(), **lrs}
+
+    history = fit(model, step, _Steps(loader, steps), optimizer, 1, scheduler=scheduler, device=device,
+                  progress=progress, desc="fine-tune")
+    return model, history
+
+
+def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, *, encoder_config: dict | None = None,
+                       lr: float = 3e-3, seed: int = 0, **kwargs) -> tuple[Classifier, History]:
+    """Supervised baseline: :func:`fine_tune` on a fresh ``build_encoder(**encoder_config)`` (default
+    ``ConvEncoder()``), built right after ``set_seed(seed)`` (the random-init baseline of the
+    notebooks), with one learning rate ``lr`` for head and encoder; other arguments as
+    :func:`fine_tune` (same steps, batch size and augmentation by default)."""
+    set_seed(seed)
+    encoder = build_encoder(**(encoder_config or {"name": "conv"}))
+    return fine_tune(encoder, images, labels, lr_head=lr, lr_backbone=lr, seed=seed, **kwargs)
+
+
+@torch.no_grad()
+def classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500,
+                        device: torch.device | str | None = None) -> float:
+    """Accuracy of ``model``'s argmax on (N, C, H, W) images (uint8 or float [0, 1]) in eval mode."""
+    device = torch.device(device) if device is not None else get_device()
+    was_training = model.training
+    model.eval().to(device)
+    correct = 0
+    for i in range(0, len(images), batch_size):
+        x = as_float_images(images[i:i + batch_size].to(device))
+        correct += (model(x).argmax(1).cpu() == torch.as_tensor(labels[i:i + batch_size])).sum().item()
+    model.train(was_training)
+    return correct / len(images)
+
+
+class Protocol:
+    """One encoder read one way, as a function ``train_idx -> test accuracy`` for
+    :func:`label_fraction_curve`.
+
+    Kinds: ``"linear probe"`` (logistic regression on frozen features, extracted once),
+    ``"kNN"`` (k = min(20, labelled images)), ``"fine-tune"`` (:func:`fine_tune` on a copy of
+    the encoder) and ``"from scratch"`` (:func:`train_from_scratch` with the encoder's config).
+
+    Args:
+        kind: one of the above.
+        encoder: the encoder (for ``"from scratch"`` only its config is used; ``None``: ConvEncoder).
+        train, test: ``(images, labels)`` pairs or :class:`sslteach.data.ImageSet`.
+        device: where features and training run.
+        **kwargs: passed to :func:`linear_probe`, :func:`knn_accuracy`, :func:`fine_tune` or
+            :func:`train_from_scratch` (e.g. ``lr_backbone=0`` or ``freeze_blocks=2``).
+    """
+    KINDS = ("linear probe", "kNN", "fine-tune", "from scratch")
+
+    def __init__(self, kind: str, encoder: nn.Module | None, train, test,
+                 device: torch.device | str | None = None, **kwargs):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        if encoder is None and kind != "from scratch":
+            raise ValueError(f"the {kind!r} protocol needs an encoder")
+        self.kind, self.encoder, self.device, self.kwargs = kind, encoder, device, kwargs
+        (self.x, self.y), (self.x_test, self.y_test) = train[:2], test[:2]
+        self._features = None
+
+    def __call__(self, train_idx: torch.Tensor) -> float:
+        if self.kind in ("linear probe", "kNN"):
+            if self._features is None:  # (N, D) and (M, D), once for every budget and seed
+                self._features = (extract_features(self.encoder, self.x, device=self.device),
+                                  extract_features(self.encoder, self.x_test, device=self.device))
+            h, h_test = self._features
+            if self.kind == "kNN":
+                k = self.kwargs.get("k", min(20, len(train_idx)))
+                return knn_accuracy(h[train_idx], self.y[train_idx], h_test, self.y_test,
+                                    **{**self.kwargs, "k": k})
+            return linear_probe(h[train_idx], self.y[train_idx], h_test, self.y_test, **self.kwargs)
+        num_classes = int(self.y.max()) + 1
+        if self.kind == "fine-tune":
+            model, _ = fine_tune(copy.deepcopy(self.encoder), self.x[train_idx], self.y[train_idx],
+                                 num_classes=num_classes, device=self.device, **self.kwargs)
+        else:
+            config = self.encoder.config if self.encoder is not None else None
+            model, _ = train_from_scratch(self.x[train_idx], self.y[train_idx], encoder_config=config,
+                                          num_classes=num_classes, device=self.device, **self.kwargs)
+        return classifier_accuracy(model, self.x_test, self.y_test, device=self.device)
+
+
+class LabelCurve(dict):
+    """``{name: {"10/class": mean accuracy, ...}}`` (prints with ``format_table``), plus ``runs``
+    ``{name: {column: [accuracy of each seed]}}`` and ``seconds`` ``{name: total seconds}``."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs, self.seconds = {}, {}
+
+
+def label_fraction_curve(protocols: dict, labels: torch.Tensor, labels_per_class=(10, 100, 1000),
+                         seeds=(0,), verbose: bool = True) -> LabelCurve:
+    """Test accuracy against labels per class for several (method, protocol) pairs.
+
+    For each budget ``k`` and seed, exactly ``k`` labelled training images per class are drawn
+    (:func:`sslteach.data.per_class_indices`) and **every** protocol gets the same ones, so the
+    protocols differ only in how they use them; accuracies are averaged over the seeds.
+
+    Args:
+        protocols: ``{name: callable(train_idx) -> accuracy}`` (e.g. :class:`Protocol`); a name may
+            be a ``(method, protocol)`` tuple, shown as ``"method / protocol"``.
+        labels: (N,) labels of the training images the indices point into.
+        labels_per_class: budgets; ``None`` means every label (run once, not per seed).
+        seeds: seeds of the label draws (an int n means ``range(n)``).
+        verbose: print one line per run (time and accuracy).
+
+    Returns:
+        A :class:`LabelCurve`: ``{name: {"10/class": acc, ..., "all": acc}}``.
+    """
+    labels = torch.as_tensor(labels)
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    curve = LabelCurve()
+    names = {key: " / ".join(key) if isinstance(key, tuple) else str(key) for key in protocols}
+    for k in labels_per_class:
+        column = "all" if k is None else f"{k}/class"
+        for seed in ([seeds[0]] if k is None else seeds):
+            idx = torch.arange(len(labels)) if k is None else per_class_indices(labels, k, seed)
+            for key, protocol in protocols.items():
+                start = time.perf_counter()
+                acc = float(protocol(idx))
+                seconds = time.perf_counter() - start
+                name = names[key]
+                curve.runs.setdefault(name, {}).setdefault(column, []).append(acc)
+                curve.seconds[name] = curve.seconds.get(name, 0.0) + seconds
+                if verbose:
+                    print(f"{name:<32} {column:>10} seed {seed}: {100 * acc:5.1f}% ({seconds:5.1f} s)", flush=True)
+    for name, row in curve.runs.items():
+        curve[name] = {column: float(np.mean(accs)) for column, accs in row.items()}
+    return curve
