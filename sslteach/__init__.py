@@ -12,12 +12,17 @@ from .contrastive import (AnchorDistribution, SimCLR, alignment, anchor_distribu
 from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_cifar10, load_corpus,
                    load_digits, load_mnist, load_photo, load_torchvision, load_word_pairs,
                    per_class_indices)
+from . import exercises
 from .finetune import extract_features, format_table, knn_accuracy, linear_probe, probe_table
+from .finetuning import (Classifier, LabelCurve, Protocol, classifier_accuracy, fine_tune,
+                         label_fraction_curve, light_augment, make_optimizer, train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
+from .pretrained import (RECIPES, load_encoder, pretrain, pretrained_encoder, recipe_for,
+                         shipped_encoder)
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
                        rotation_predictions, rotation_step)
-from .train import (History, TensorLoader, as_float_images, cosine_schedule, fit, load_checkpoint,
-                    save_checkpoint)
+from .train import (CheckpointError, History, TensorLoader, as_float_images, cosine_schedule, fit,
+                    load_checkpoint, save_checkpoint)
 from .utils import get_device, quick_mode, set_seed
 from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
 from .word2vec import tokenize, train_word2vec

@@ -13,7 +13,8 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
     """The chosen augmentations at a given strength (0 = off, 1 = SimCLR's recipe).
 
     Each chosen op is always applied (probability 1) so its effect is visible, except the flip
-    (probability 0.5) and grayscale (probability ``min(strength, 1)``).
+    (probability 0.5) and grayscale (probability ``min(0.2 strength, 1)``, as in
+    :func:`sslteach.augment.simclr_augment`, so that most views keep their colours).
     """
     unknown = [n for n in names if n not in OPS]
     if unknown:
@@ -25,7 +26,7 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
         "crop": lambda: A.RandomResizedCrop(size, scale=(1 - 0.92 * c, 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
         "flip": lambda: A.RandomHorizontalFlip(p=0.5),
         "colour jitter": lambda: A.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=1.0),
-        "grayscale": lambda: A.RandomGrayscale(p=c),
+        "grayscale": lambda: A.RandomGrayscale(p=min(0.2 * s, 1.0)),
         "blur": lambda: A.GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
         "noise": lambda: A.GaussianNoise(std=0.1 * s, p=1.0),
         "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0),

@@ -1,0 +1,336 @@
+"""Exercises with feedback: run a student's function against the package, answer in plain words.
+
+The coding exercises at the end of each notebook follow one pattern::
+
+    def my_info_nce(z1, z2, tau):                  # cell tagged "exercise": the student's stub
+        raise NotImplementedError  # your code here
+    st.exercises.check_info_nce(my_info_nce)       # ✓ right on all 7 inputs / ✗ what differed, where
+
+Each ``check_<name>(fn)`` calls ``fn`` on a few seeded random inputs and on edge cases, compares
+every answer with the package's own function (type, shape, dtype, NaN, values; inputs must not
+be changed in place) and returns a :class:`CheckResult` that prints one plain sentence. A check
+never raises on a wrong or crashing answer, is pure (the global random state is left alone) and
+runs in well under a second on a CPU.
+
+Solutions live in one place: the code cells tagged ``solution`` in the instructor notebooks
+(``notebooks/``, where they run and nbval sees the ✓); ``python -m sslteach.student`` (``make
+student``) writes copies of the notebooks without them.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from .augment import RandomGrayscale
+from .autoencoder import mask_patches, masked_mse
+from .colour import adjust_brightness
+from .contrastive import alignment, info_nce, uniformity
+from .finetune import extract_features, knn_accuracy
+from .models import ConvEncoder
+from .rotation import rotate_batch
+from .word2vec import sgns_loss
+
+__all__ = ["CheckResult", "check_alignment", "check_brightness", "check_extract_features", "check_grayscale",
+           "check_info_nce", "check_knn_accuracy", "check_masked_mse", "check_rotate_batch",
+           "check_sgns_loss", "check_uniformity"]
+
+
+@dataclass(repr=False)
+class CheckResult:
+    """What a check found; prints as one plain sentence, and is truthy when the answer is right."""
+    passed: bool
+    message: str
+    args: tuple | None = None   # the input it failed on: ``fn(*result.args)`` reproduces it
+    expected: Any = None        # the package's answer on that input
+    got: Any = None             # the student's answer on that input
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return self.message
+
+    __str__ = __repr__
+
+
+# ---- the engine -----------------------------------------------------------------------------------
+def _clone(args: tuple) -> tuple:
+    return tuple(a.clone() if torch.is_tensor(a) else a for a in args)
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _describe(got) -> str:
+    if got is None:
+        return "None (did you forget `return`?)"
+    if torch.is_tensor(got):
+        return f"a tensor of shape {tuple(got.shape)}, dtype {got.dtype}"
+    return f"{type(got).__name__} {got!r}"[:80]
+
+
+def _compare(exp, got) -> tuple[str, str] | None:
+    """None when ``got`` matches ``exp``, else (headline, detail) in plain words."""
+    if isinstance(exp, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(exp):
+            return "wrong type", f"expected a tuple of {len(exp)} values, got {_describe(got)}"
+        for j, (e, g) in enumerate(zip(exp, got), 1):
+            problem = _compare(e, g)
+            if problem:
+                return problem[0], f"output {j} of {len(exp)}: {problem[1]}"
+        return None
+    if isinstance(exp, float):                              # a plain number, e.g. an accuracy
+        if torch.is_tensor(got) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, numbers.Real):
+            return "wrong type", f"expected a number, got {_describe(got)}"
+        if math.isnan(got):
+            return "NaN in your answer", f"expected {exp:.4f}, got nan"
+        return None if abs(got - exp) <= 1e-6 else ("differs", f"expected {exp:.4f}, got {got:.4f}")
+    if not torch.is_tensor(got):
+        return "wrong type", f"expected a tensor of shape {tuple(exp.shape)}, got {_describe(got)}"
+    if got.shape != exp.shape:
+        scalar = " (a scalar: use .mean(), .sum() or .squeeze())" if exp.ndim == 0 else ""
+        return "wrong shape", f"expected shape {tuple(exp.shape)}{scalar}, got {tuple(got.shape)}"
+    if got.dtype != exp.dtype:
+        return "wrong dtype", f"expected {exp.dtype}, got {got.dtype}"
+    if got.requires_grad and not exp.requires_grad:
+        return "still tracks gradients", "compute it under `with torch.no_grad():` (frozen features)"
+    got = got.detach().cpu()
+    if exp.is_floating_point():
+        for name, bad in (("NaN", torch.isnan(got) & ~torch.isnan(exp)),
+                          ("inf", torch.isinf(got) & ~torch.isinf(exp))):
+            if bad.any():
+                return _where(f"{name} in your answer", bad, exp, got)
+        wrong = ~torch.isclose(got, exp, rtol=1e-4, atol=1e-5)
+    else:
+        wrong = got != exp
+    return _where("differs", wrong, exp, got) if wrong.any() else None
+
+
+def _where(headline: str, wrong: torch.Tensor, exp: torch.Tensor, got: torch.Tensor) -> tuple[str, str]:
+    if exp.ndim == 0:
+        return headline, f"expected {_fmt(exp.item())}, got {_fmt(got.item())}"
+    idx = tuple(wrong.nonzero()[0].tolist())
+    return headline, (f"{int(wrong.sum())} of {wrong.numel()} values are wrong; the first at index "
+                      f"{idx}: expected {_fmt(exp[idx].item())}, got {_fmt(got[idx].item())}")
+
+
+def _crash_site(err: Exception) -> str:
+    """`line N: code` of the deepest frame outside torch and this module (the student's code)."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if f.filename != __file__ and "/torch/" not in f.filename and f.line]
+    return f" (at `{frames[-1].line.strip()}`, line {frames[-1].lineno})" if frames else ""
+
+
+def _run(fn: Callable, reference: Callable, cases: list, name: str, hint: str) -> CheckResult:
+    """Call ``fn`` and ``reference`` on every ``(description, args)`` case; stop at the first problem."""
+    if not callable(fn):
+        return CheckResult(False, f"✗ expected your function, e.g. check_{name}(my_{name}), got "
+                                  f"{_describe(fn)}: pass the function itself, without calling it")
+    label, n = getattr(fn, "__name__", "your function"), len(cases)
+    retry = f"\n  Try that input: r = st.exercises.check_{name}({label}); {label}(*r.args)"
+    for i, (desc, args) in enumerate(cases, 1):
+        where = f"input {i} of {n} ({desc})"
+        expected, given = reference(*_clone(args)), _clone(args)
+        try:
+            got = fn(*given)
+        except NotImplementedError:
+            return CheckResult(False, "✗ not written yet: replace `raise NotImplementedError` in the "
+                                      "cell above with your code, run that cell, then this one again")
+        except Exception as err:  # any bug of the student's, reported, never raised
+            return CheckResult(False, f"✗ your function raised {type(err).__name__} on {where}"
+                                      f"{_crash_site(err)}: {err}{retry}", args=args, expected=expected)
+        try:
+            problem = _compare(expected, got)
+        except Exception as err:  # an answer too odd to compare (a numpy array of objects, ...)
+            problem = ("unreadable answer", f"{_describe(got)} ({type(err).__name__}: {err})")
+        if problem is None and not all(torch.equal(a, b) for a, b in zip(given, args) if torch.is_tensor(a)):
+            problem = ("changed its input", "your function modified an input tensor in place (an op "
+                       "ending in `_`, or `x[...] = ...`); work on a copy or use out-of-place ops")
+        if problem:
+            return CheckResult(False, f"✗ {problem[0]} on {where}: {problem[1]}{retry}\n  Hint: {hint}",
+                               args=args, expected=expected, got=got)
+    return CheckResult(True, f"✓ right on all {n} inputs: {label} agrees with sslteach")
+
+
+def _gen(seed: int = 0) -> tuple[torch.Generator, Callable, Callable]:
+    """A seeded generator and randn / rand shortcuts on it (float32, CPU)."""
+    g = torch.Generator().manual_seed(seed)
+    return (g, lambda *shape: torch.randn(*shape, generator=g), lambda *shape: torch.rand(*shape, generator=g))
+
+
+# ---- 01 · kNN ------------------------------------------------------------------------------------
+def check_knn_accuracy(fn: Callable) -> CheckResult:
+    """``fn(train_x, train_y, test_x, test_y, k) -> float``: weighted cosine kNN accuracy, as
+    :func:`sslteach.knn_accuracy` (weights ``exp(s / 0.07)``; notebook 01)."""
+    g, randn, _ = _gen()
+
+    def blobs(n_train, n_test, d, labels, scale=None):      # clustered features: accuracy is not chance
+        c = torch.arange(n_train + n_test) % len(labels)     # (n,) class index of each point
+        x, y = randn(len(labels), d)[c] + 0.8 * randn(len(c), d), torch.tensor(labels)[c]
+        x = x if scale is None else x * scale(len(y))       # rows of very different lengths
+        return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+    cases = [("30 train, 20 test points, D=8, 3 classes, k=5", (*blobs(30, 20, 8, [0, 1, 2]), 5)),
+             ("k=1: the nearest neighbour alone", (*blobs(30, 20, 8, [0, 1, 2]), 1)),
+             ("k=30: every training point votes", (*blobs(30, 20, 8, [0, 1, 2]), 30)),
+             ("a single test point", (*blobs(20, 1, 4, [0, 1]), 3)),
+             ("labels 0 and 3 only (classes 1, 2 absent)", (*blobs(24, 12, 6, [0, 3]), 5)),
+             ("rows of lengths 0.01 to 100: cosine ignores length",
+              (*blobs(30, 20, 8, [0, 1, 2], lambda n: 10 ** (4 * torch.rand(n, 1, generator=g) - 2)), 5))]
+    return _run(fn, lambda *a: knn_accuracy(*a[:4], k=a[4]), cases, "knn_accuracy",
+                "cosine = dot product of L2-normalised rows; each of the k nearest votes for its label "
+                "with weight exp(cosine / 0.07); return the fraction of test points voted right")
+
+
+# ---- 02 · augmentation ops -------------------------------------------------------------------------
+def check_grayscale(fn: Callable) -> CheckResult:
+    """``fn(x) -> (N, C, H, W)``: luma ``0.2989 R + 0.587 G + 0.114 B`` in every channel, as
+    ``st.RandomGrayscale(p=1).apply`` (gray images come back unchanged; notebook 02)."""
+    _, _, rand = _gen()
+    cases = [("N=4 RGB images, 8×8", (rand(4, 3, 8, 8),)), ("a single image", (rand(1, 3, 5, 5),)),
+             ("non-square 6×10", (rand(2, 3, 6, 10),)),
+             ("pure red, green, blue images", (torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 4, 4).clone(),)),
+             ("a gray image (C=1) stays unchanged", (rand(2, 1, 4, 4),)),
+             ("float64 images", (rand(2, 3, 4, 4).double(),))]
+    return _run(fn, RandomGrayscale(p=1.0).apply, cases, "grayscale",
+                "luma = 0.2989 R + 0.587 G + 0.114 B, one (N, H, W) map, copied into all 3 channels")
+
+
+def check_brightness(fn: Callable) -> CheckResult:
+    """``fn(x, factor) -> (N, C, H, W)``: image i times ``factor[i]`` (an (N,) tensor), clipped to
+    [0, 1], as ``sslteach.colour.adjust_brightness`` (notebook 02)."""
+    _, _, rand = _gen()
+    cases = [("N=4, factors in [0.2, 1.8]", (rand(4, 3, 8, 8), 0.2 + 1.6 * rand(4))),
+             ("a single image", (rand(1, 3, 4, 4), torch.tensor([0.5]))),
+             ("factor 0: black", (rand(2, 3, 4, 4), torch.tensor([0.0, 1.0]))),
+             ("factors 2 and 3: values must be clipped to 1", (rand(2, 3, 4, 4), torch.tensor([2.0, 3.0]))),
+             ("gray images (C=1), non-square 3×7", (rand(3, 1, 3, 7), 0.2 + 1.6 * rand(3)))]
+    return _run(fn, adjust_brightness, cases, "brightness",
+                "reshape factor (N,) to (N, 1, 1, 1) so it broadcasts per image, then clamp(0, 1)")
+
+
+# ---- 03 · contrastive ------------------------------------------------------------------------------
+def check_info_nce(fn: Callable) -> CheckResult:
+    """``fn(z1, z2, tau) -> scalar tensor``: SimCLR's NT-Xent loss, as :func:`sslteach.info_nce`
+    (notebook 03)."""
+    _, randn, _ = _gen()
+
+    def views(n, d, noise=0.5):                             # positives near their anchors
+        z1 = randn(n, d)
+        return z1, z1 + noise * randn(n, d)
+
+    z = randn(4, 8)
+    cases = [("N=8, D=16, tau=0.5", (*views(8, 16), 0.5)), ("N=5, D=3, tau=0.2", (*views(5, 3), 0.2)),
+             ("N=2, the smallest batch, D=4, tau=0.5", (*views(2, 4), 0.5)),
+             ("N=6, D=8, small tau=0.05", (*views(6, 8), 0.05)), ("N=6, D=8, large tau=10", (*views(6, 8), 10.0)),
+             ("z1 == z2: identical views, tau=0.5", (z, z.clone(), 0.5)),
+             ("N=4, D=8, vectors of length ~100 (normalise them)", (*(100 * v for v in views(4, 8)), 0.5))]
+    return _run(fn, info_nce, cases, "info_nce",
+                "normalise the 2N rows of cat([z1, z2]); logits = z @ z.T / tau with the diagonal left "
+                "out (-inf); the positive of view i is view (i + N) % 2N; mean cross-entropy over 2N")
+
+
+def check_alignment(fn: Callable) -> CheckResult:
+    """``fn(z1, z2) -> scalar tensor``: mean squared distance of the normalised pairs, as
+    :func:`sslteach.alignment` with α=2 (notebook 03)."""
+    _, randn, _ = _gen()
+    z = randn(5, 4)
+    cases = [("N=8, D=16", (randn(8, 16), randn(8, 16))), ("a single pair, N=1", (randn(1, 4), randn(1, 4))),
+             ("z2 == z1: perfect alignment", (z, z.clone())), ("z2 == -z1: opposite points", (z, -z)),
+             ("vectors of length ~100 (normalise them)", (100 * randn(6, 8), 100 * randn(6, 8)))]
+    return _run(fn, alignment, cases, "alignment",
+                "normalise each row (F.normalize(z, dim=1)), then the mean over i of ‖ẑ1_i - ẑ2_i‖²")
+
+
+def check_uniformity(fn: Callable) -> CheckResult:
+    """``fn(z) -> scalar tensor``: log of the mean of ``exp(-2 ‖ẑ_i - ẑ_j‖²)`` over the pairs
+    i < j, as :func:`sslteach.uniformity` with t=2 (notebook 03)."""
+    _, randn, _ = _gen()
+    angles = torch.arange(6) * 2 * math.pi / 6
+    cases = [("N=16, D=8", (randn(16, 8),)), ("N=2, a single pair", (randn(2, 4),)),
+             ("collapse: 6 identical vectors", (randn(1, 4).expand(6, 4).clone(),)),
+             ("6 points evenly around a circle, D=2", (torch.stack([angles.cos(), angles.sin()], 1),)),
+             ("vectors of length ~100 (normalise them)", (100 * randn(8, 8),))]
+    return _run(fn, uniformity, cases, "uniformity",
+                "only the N(N-1)/2 pairs i < j count (not i with itself): torch.pdist gives their distances")
+
+
+# ---- 04 · rotation ---------------------------------------------------------------------------------
+def check_rotate_batch(fn: Callable) -> CheckResult:
+    """``fn(x, k) -> (x_rot, labels)`` for k = 2 or 4: every image in all k rotations, grouped by
+    rotation, as :func:`sslteach.rotate_batch` (notebook 04)."""
+    _, _, rand = _gen()
+    cases = [("N=3 RGB images, 8×8, k=4", (rand(3, 3, 8, 8), 4)), ("a single image, k=4", (rand(1, 3, 4, 4), 4)),
+             ("gray (C=1), odd size 5×5, k=4", (rand(2, 1, 5, 5), 4)), ("N=3, 6×6, k=2", (rand(3, 3, 6, 6), 2)),
+             ("non-square 4×6, k=2 (0° and 180°)", (rand(2, 3, 4, 6), 2)),
+             ("float64 images, k=4", (rand(2, 3, 4, 4).double(), 4))]
+    return _run(fn, rotate_batch, cases, "rotate_batch",
+                "x_rot[r * N + i] is image i turned r quarter turns (k=4) counter-clockwise: "
+                "torch.rot90(x, r, dims=(2, 3)); labels = [0]*N + [1]*N + ... as int64")
+
+
+# ---- 05 · autoencoders -----------------------------------------------------------------------------
+def check_masked_mse(fn: Callable) -> CheckResult:
+    """``fn(x_hat, x, mask) -> scalar tensor``: squared error over the hidden pixels only, as
+    :func:`sslteach.masked_mse` (mask (N, 1, H, W), 1 = hidden; notebook 05)."""
+    g, _, rand = _gen()
+
+    def case(n, c, h, w, ratio=0.5, patch=4, dtype=torch.float32):
+        x = rand(n, c, h, w).to(dtype)
+        return rand(n, c, h, w).to(dtype), x, mask_patches(x, ratio, patch, generator=g)[1]
+
+    x_hat, x, mask = case(2, 3, 4, 4)
+    cases = [("N=4 RGB, 8×8, half of the 4×4 patches hidden", case(4, 3, 8, 8)),
+             ("gray (C=1), 8×8", case(3, 1, 8, 8)),
+             ("a single image, non-square 6×10, 3×3 patches", case(1, 3, 6, 10, 0.4, 3)),
+             ("nothing hidden (mask all 0): the loss is 0", (x_hat, x, torch.zeros_like(mask))),
+             ("everything hidden (mask all 1): plain MSE", (x_hat, x, torch.ones_like(mask))),
+             ("float64 images", case(2, 3, 8, 8, dtype=torch.float64))]
+    return _run(fn, masked_mse, cases, "masked_mse",
+                "divide by the number of hidden pixel VALUES: a hidden pixel hides its C channels; "
+                "with nothing hidden the answer is 0 (clamp the count to at least 1)")
+
+
+# ---- 06 · word2vec ---------------------------------------------------------------------------------
+def check_sgns_loss(fn: Callable) -> CheckResult:
+    """``fn(x, y) -> scalar tensor``: mean over N pairs of ``-log σ(x·y_0) - Σ_k log σ(-x·y_k)``,
+    x (N, D) input vectors, y (N, 1+K, D) centre word then K negatives, as
+    ``sslteach.word2vec.sgns_loss`` (notebook 06)."""
+    _, randn, _ = _gen()
+    cases = [("N=8 pairs, K=5 negatives, D=16", (randn(8, 16), randn(8, 6, 16))),
+             ("K=1 negative", (randn(6, 8), randn(6, 2, 8))), ("a single pair, N=1", (randn(1, 8), randn(1, 6, 8))),
+             ("D=1", (randn(5, 1), randn(5, 4, 1))),
+             ("large scores (|x·y| up to ~200)", (8 * randn(4, 16), 8 * randn(4, 6, 16)))]
+    return _run(fn, lambda x, y: sgns_loss(x[:, None, :], y), cases, "sgns_loss",
+                "scores s = (x[:, None, :] * y).sum(-1), shape (N, 1+K); use F.logsigmoid, which stays "
+                "finite where torch.log(torch.sigmoid(s)) gives -inf")
+
+
+# ---- 07 · evaluation -------------------------------------------------------------------------------
+def check_extract_features(fn: Callable) -> CheckResult:
+    """``fn(encoder, images) -> (N, D) float32``: frozen features of uint8 or float images, as
+    :func:`sslteach.extract_features` on the CPU (eval mode, no gradients; notebook 07)."""
+    _, _, rand = _gen()
+    with torch.random.fork_rng(devices=[]):                 # seeded encoders, global RNG untouched
+        torch.manual_seed(0)
+        encoders = [ConvEncoder(widths=(8, 16), stem_width=8) for _ in range(5)]
+    encoders[3].train()
+    for enc in encoders[:3] + encoders[4:]:
+        enc.eval()
+    uint8 = (255 * rand(4, 3, 8, 8)).to(torch.uint8)
+    cases = [("4 uint8 images (0-255), 8×8", (encoders[0], uint8)),
+             ("4 float images in [0, 1]", (encoders[1], rand(4, 3, 8, 8))),
+             ("a single image", (encoders[2], rand(1, 3, 8, 8))),
+             ("an encoder left in training mode", (encoders[3], rand(6, 3, 8, 8))),
+             ("non-square 8×12 uint8 images", (encoders[4], (255 * rand(3, 3, 8, 12)).to(torch.uint8)))]
+    return _run(fn, lambda enc, x: extract_features(enc, x, device="cpu"), cases, "extract_features",
+                "encoder.eval() (BatchNorm then uses its running statistics), uint8 -> x.float() / 255, "
+                "and run it under torch.no_grad()")
