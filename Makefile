@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 
-.PHONY: lab test unit nbtest notebooks bench clean
+.PHONY: lab test unit nbtest notebooks bench clean student playground
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)  ## open JupyterLab on notebooks/ (it prints the URL to open)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+playground: $(STAMP)  ## the instructors' widget page, served by Voila without code (it prints the URL to open)
+	$(VENV)/bin/voila notebooks/playground.ipynb
 
 test: unit nbtest  ## unit tests, then every notebook under nbval in quick mode
 
@@ -36,6 +39,9 @@ notebooks: $(STAMP)  ## run every notebook in classroom mode and save its output
 
 bench: $(STAMP)  ## side-by-side speed/memory comparisons
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+student: $(STAMP)  ## copies of the notebooks for students in student/: solution cells removed, outputs cleared
+	$(PY) -m sslteach.student --out student/
 
 clean:
 	rm -rf $(VENV) .pytest_cache
