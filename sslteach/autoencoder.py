@@ -67,6 +67,7 @@ class ConvAutoencoder(nn.Module):
         ins = [code_dim] + outs[:-1]
         self.stages = nn.ModuleList(conv_bn_relu(i, o) for i, o in zip(ins, outs))
         self.to_image = nn.Conv2d(outs[-1], self.encoder.in_channels, 3, padding=1)
+        self.to(memory_format=self.encoder.memory_format)  # the encoder's fast layout (models.Encoder)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
         """Code map (N, code_dim, h, w) and the spatial sizes the decoder must restore."""

@@ -23,8 +23,15 @@ class Encoder(nn.Module):
     """Base class: ``stem`` -> ``blocks[0]`` -> ... -> ``blocks[-1]`` -> global average pool.
 
     Subclasses set ``self.stem``, ``self.blocks`` (an ``nn.ModuleList``), ``self.block_dims`` and
-    ``self.config`` (the keyword arguments that rebuild the same architecture).
+    ``self.config`` (the keyword arguments that rebuild the same architecture), then call
+    ``self.to(memory_format=self.memory_format)``.
+
+    Weights and activations are kept channels_last (N, H, W, C in memory), the layout oneDNN and
+    cuDNN convolve fastest: a SimCLR training step of the small ``ConvEncoder`` runs about 1.8x
+    faster on a 2-core CPU than in PyTorch's default NCHW layout (benchmarks/bench_encoder.py).
     """
+
+    memory_format = torch.channels_last
 
     def __init__(self, in_channels: int, mean=None, std=None):
         super().__init__()
@@ -53,7 +60,7 @@ class Encoder(nn.Module):
     def forward_blocks(self, x: torch.Tensor, upto: int | None = None) -> list[torch.Tensor]:
         """Feature maps after each block (only blocks ``0..upto`` when ``upto`` is given)."""
         self._check(x)
-        out = self.stem((x - self.mean) / self.std)
+        out = self.stem(((x - self.mean) / self.std).contiguous(memory_format=self.memory_format))
         maps = []
         for i, block in enumerate(self.blocks):
             out = block(out)
@@ -108,6 +115,7 @@ class ConvEncoder(Encoder):
             c_in = w
         self.blocks = nn.ModuleList(blocks)
         self.block_dims = tuple(widths)
+        self.to(memory_format=self.memory_format)
 
 
 class ResNet18Encoder(Encoder):
@@ -127,6 +135,7 @@ class ResNet18Encoder(Encoder):
         self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), net.bn1, net.relu)
         self.blocks = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
         self.block_dims = (64, 128, 256, 512)
+        self.to(memory_format=self.memory_format)
 
 
 def build_encoder(name: str = "conv", **kwargs) -> Encoder:

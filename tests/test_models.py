@@ -39,6 +39,25 @@ def test_build_encoder_round_trips_config():
         build_encoder("vit")
 
 
+def test_channels_last_matches_nchw_and_survives_loading():
+    torch.manual_seed(0)
+    enc = ConvEncoder()
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in enc.parameters() if p.ndim == 4)
+    x = torch.rand(8, 3, 32, 32)
+    nchw = ConvEncoder()
+    nchw.memory_format = torch.contiguous_format
+    nchw.load_state_dict(enc.state_dict())
+    nchw.to(memory_format=torch.contiguous_format)
+    enc.eval(), nchw.eval()
+    maps = enc.forward_blocks(x)
+    assert maps[0].is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(enc(x), nchw(x), rtol=1e-4, atol=1e-5)
+    again = ConvEncoder()                    # loading keeps the layout of the new encoder's weights
+    again.load_state_dict(nchw.state_dict())
+    assert again.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(again.eval()(x), enc(x))
+
+
 def test_resnet18_cifar_stem():
     enc = ResNet18Encoder()
     x = torch.rand(2, 3, 32, 32)
