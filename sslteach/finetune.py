@@ -22,7 +22,8 @@ from .utils import get_device
 
 @torch.no_grad()
 def extract_features(encoder: torch.nn.Module, images: torch.Tensor, batch_size: int = 500,
-                     device: torch.device | str | None = None, block: int | None = None) -> torch.Tensor:
+                     device: torch.device | str | None = None, block: int | None = None,
+                     grid: int = 1) -> torch.Tensor:
     """Frozen features of ``images`` (uint8 0-255 or float 0-1), computed in batches without grad.
 
     Args:
@@ -32,6 +33,8 @@ def extract_features(encoder: torch.nn.Module, images: torch.Tensor, batch_size:
         batch_size: images per forward pass.
         device: where to run (default :func:`sslteach.utils.get_device`).
         block: 0-based block index (``None``: the encoder's output).
+        grid: pool an :class:`sslteach.models.Encoder`'s feature map to grid x grid cells
+            (features C * grid**2) instead of one global average.
 
     Returns:
         float32 CPU tensor (N, D).
@@ -40,6 +43,8 @@ def extract_features(encoder: torch.nn.Module, images: torch.Tensor, batch_size:
     was_training = encoder.training
     encoder.eval().to(device)
     kwargs = {} if block is None else {"block": block}
+    if grid != 1:
+        kwargs["grid"] = grid
     feats = []
     for i in range(0, len(images), batch_size):
         x = as_float_images(images[i:i + batch_size].to(device, non_blocking=True)).float()

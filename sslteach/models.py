@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # per-channel statistics of the shipped training images (used for input normalisation)
 CIFAR10_MEAN, CIFAR10_STD = (0.491, 0.482, 0.447), (0.247, 0.243, 0.261)
@@ -69,15 +70,26 @@ class Encoder(nn.Module):
                 break
         return maps
 
-    def forward(self, x: torch.Tensor, block: int | None = None) -> torch.Tensor:
-        """Pooled features ``h``: of the last block, or of ``block`` (0-based; -1 is the last)."""
+    def forward(self, x: torch.Tensor, block: int | None = None, grid: int = 1) -> torch.Tensor:
+        """Pooled features ``h``: of the last block, or of ``block`` (0-based; -1 is the last).
+
+        ``grid`` > 1 average-pools the feature map to a grid x grid grid instead of one global
+        average and flattens it: (N, C_block * grid**2) features that keep where things are, the
+        layer-wise probing protocol of Zhang et al. (2016) and Gidaris et al. (2018).
+        """
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+            raise ValueError(f"grid must be a positive int (1 = global average pool), got {grid!r}")
         upto = None if block is None or block == -1 else block
         if upto is not None and not -len(self.blocks) <= upto < len(self.blocks):
             raise ValueError(f"block must be in 0..{len(self.blocks) - 1}, got {block}")
         if upto is not None and upto < 0:
             upto += len(self.blocks)
         fmap = self.forward_blocks(x, upto)[-1]
-        return fmap.mean(dim=(2, 3))  # (N, C_block)
+        if grid == 1:
+            return fmap.mean(dim=(2, 3))  # (N, C_block)
+        if grid > min(fmap.shape[-2:]):
+            raise ValueError(f"grid {grid} is finer than the {tuple(fmap.shape[-2:])} feature map of this block")
+        return F.adaptive_avg_pool2d(fmap, grid).flatten(1)  # (N, C_block * grid * grid)
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

@@ -240,11 +240,16 @@ def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None,
 def probe_blocks(encoder: Encoder, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
                  test_y: torch.Tensor, labels_per_class: int | None = None, knn: bool = True,
                  knn_k: int = 20, seed: int = 0, batch_size: int = 500,
-                 device: torch.device | str | None = None) -> list[dict]:
+                 device: torch.device | str | None = None, max_features: int | None = None) -> list[dict]:
     """Linear-probe (and kNN) accuracy of the pooled features after every block of ``encoder``.
 
     RotNet's early and middle blocks often make better general features than its last one, which
     specialises in the pretext task (Gidaris et al., Table 1); this measures it for any encoder.
+
+    By default each block's map is averaged to one vector of its C_i channels, which favours the
+    wide last block and throws away where things are. ``max_features`` compares blocks on a more
+    equal footing, as layer-wise probes in the papers do (Zhang et al. 2016; Gidaris et al. 2018):
+    each map is average-pooled to the finest g x g grid with C_i * g**2 <= ``max_features``.
 
     Args:
         encoder: an :class:`sslteach.models.Encoder` (a :class:`RotNet` is unwrapped to its encoder).
@@ -254,22 +259,36 @@ def probe_blocks(encoder: Encoder, train_x: torch.Tensor, train_y: torch.Tensor,
             for both the probe and kNN.
         knn: also compute kNN accuracy (``knn_k`` neighbours, capped at the training size).
         batch_size, device: passed to :func:`sslteach.finetune.extract_features`.
+        max_features: features per block on a spatial grid (``None``: global average pool).
 
     Returns:
-        One dict per block: ``{"block": i, "dim": D_i, "probe": accuracy, "knn": accuracy or None}``.
+        One dict per block: ``{"block": i, "grid": g, "dim": C_i * g**2, "probe": accuracy,
+        "knn": accuracy or None}``.
     """
     encoder = encoder.encoder if isinstance(encoder, RotNet) else encoder
     if not hasattr(encoder, "block_dims"):
         raise TypeError(f"probe_blocks needs an sslteach Encoder (with blocks), got {type(encoder).__name__}")
+    if max_features is not None and (isinstance(max_features, bool) or not isinstance(max_features, int)
+                                     or max_features < max(encoder.block_dims)):
+        raise ValueError(f"max_features must be an int >= the widest block ({max(encoder.block_dims)} channels), "
+                         f"got {max_features!r}; use None for one globally pooled vector per block")
     train_y, test_y = torch.as_tensor(train_y), torch.as_tensor(test_y)
     if labels_per_class is not None:
         idx = per_class_indices(train_y, labels_per_class, seed)
         train_x, train_y = train_x[idx], train_y[idx]
+    was_training, param = encoder.training, next(encoder.parameters())
+    with torch.no_grad():   # the spatial size of each block's map, from one blank image
+        blank = torch.zeros(1, *train_x.shape[1:], device=param.device, dtype=param.dtype)
+        sizes = [tuple(m.shape[-2:]) for m in encoder.eval().forward_blocks(blank)]
+    encoder.train(was_training)
     rows = []
-    for block, dim in enumerate(encoder.block_dims):
-        h_train = extract_features(encoder, train_x, batch_size, device, block=block)  # (N, D_i)
-        h_test = extract_features(encoder, test_x, batch_size, device, block=block)    # (M, D_i)
+    for block, (dim, size) in enumerate(zip(encoder.block_dims, sizes)):
+        grid = 1
+        while max_features is not None and 2 * grid <= min(size) and dim * (2 * grid) ** 2 <= max_features:
+            grid *= 2
+        h_train = extract_features(encoder, train_x, batch_size, device, block=block, grid=grid)  # (N, D_i)
+        h_test = extract_features(encoder, test_x, batch_size, device, block=block, grid=grid)    # (M, D_i)
         probe = linear_probe(h_train, train_y, h_test, test_y, seed=seed)
         knn_acc = knn_accuracy(h_train, train_y, h_test, test_y, k=min(knn_k, len(h_train))) if knn else None
-        rows.append({"block": block, "dim": dim, "probe": probe, "knn": knn_acc})
+        rows.append({"block": block, "grid": grid, "dim": dim * grid * grid, "probe": probe, "knn": knn_acc})
     return rows

@@ -58,6 +58,22 @@ def test_channels_last_matches_nchw_and_survives_loading():
     torch.testing.assert_close(again.eval()(x), enc(x))
 
 
+def test_grid_pooling_keeps_where_things_are():
+    torch.manual_seed(0)
+    enc = ConvEncoder().eval()
+    x = torch.rand(4, 3, 32, 32)
+    fmap = enc.forward_blocks(x, upto=1)[-1]                     # (4, 64, 8, 8)
+    torch.testing.assert_close(enc(x, block=1, grid=1), fmap.mean(dim=(2, 3)))
+    pooled = enc(x, block=1, grid=2)                             # (4, 64 * 2 * 2)
+    assert pooled.shape == (4, 256)
+    torch.testing.assert_close(pooled.view(4, 64, 2, 2)[..., 0, 1], fmap[..., :4, 4:].mean(dim=(2, 3)))
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="grid must be a positive int"):
+            enc(x, grid=bad)
+    with pytest.raises(ValueError, match="finer than"):
+        enc(x, grid=4)                                           # the last map is 2x2
+
+
 def test_resnet18_cifar_stem():
     enc = ResNet18Encoder()
     x = torch.rand(2, 3, 32, 32)

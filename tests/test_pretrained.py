@@ -23,7 +23,7 @@ def same_weights(a, b):
 
 def test_recipes_and_names():
     assert set(RECIPES) == set(pretrained.METHODS)
-    assert RECIPES["rotation"]["epochs"] == 4 and RECIPES["autoencoder"]["kind"] == "masked"
+    assert RECIPES["rotation"]["k"] == 4 and RECIPES["autoencoder"]["kind"] == "masked"
     assert checkpoint_name("rotation") == "rotnet_encoder.pt"
     assert checkpoint_name("autoencoder", recipe_for("autoencoder", kind="plain")) == "ae_plain_encoder.pt"
     assert checkpoint_name("simclr", quick=True) == "simclr_encoder_quick.pt"
@@ -65,15 +65,15 @@ def test_mismatched_checkpoint_gives_a_clear_error(tmp_path):
     # a notebook-style checkpoint (config + metrics, no recipe): the epochs in its metrics are checked
     legacy = tmp_path / "legacy.pt"
     save_checkpoint(legacy, ConvEncoder(), config=ConvEncoder().config, metrics={"epochs": 1, "quick": True})
-    with pytest.raises(CheckpointError, match="epochs: expected 4, found 1"):
+    with pytest.raises(CheckpointError, match=f"epochs: expected {RECIPES['rotation']['epochs']}, found 1"):
         pretrained_encoder("rotation", path=legacy)
-    save_checkpoint(legacy, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": 4})
+    save_checkpoint(legacy, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": RECIPES["rotation"]["epochs"]})
     assert same_weights(pretrained_encoder("rotation", path=legacy, train_if_missing=False), encoder)
 
 
 def test_sha_mismatch_and_missing_file(tmp_path):
     path = tmp_path / "rot.pt"
-    save_checkpoint(path, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": 4})
+    save_checkpoint(path, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": RECIPES["rotation"]["epochs"]})
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 1  # one flipped bit
     path.write_bytes(bytes(blob))
@@ -86,7 +86,7 @@ def test_sha_mismatch_and_missing_file(tmp_path):
 def test_quick_mode_prefers_a_fitting_classroom_checkpoint(tmp_path):
     folder = tmp_path / "checkpoints"
     save_checkpoint(folder / "rotnet_encoder.pt", classroom := ConvEncoder(), config=classroom.config,
-                    metrics={"epochs": 4})
+                    metrics={"epochs": RECIPES["rotation"]["epochs"]})
     assert same_weights(pretrained_encoder("rotation", quick=True, train_if_missing=False), classroom)
     save_checkpoint(folder / "rotnet_encoder.pt", ConvEncoder(), config=classroom.config, metrics={"epochs": 2})
     save_checkpoint(folder / "rotnet_encoder_quick.pt", quick := ConvEncoder(), config=quick.config,

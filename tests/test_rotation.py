@@ -160,6 +160,12 @@ def test_probe_blocks_one_row_per_block():
         assert 0.8 <= r["probe"] <= 1 and 0.8 <= r["knn"] <= 1
     rows = probe_blocks(tiny_encoder(), x[:30], y[:30], x[30:], y[30:], knn=False, device="cpu")
     assert all(r["knn"] is None for r in rows)
+    # on a grid: the finest g x g with C * g**2 <= 64 (maps of 8x8 and 4x4 from 16x16 images)
+    rows = probe_blocks(tiny_encoder(), x[:30], y[:30], x[30:], y[30:], knn=False, device="cpu", max_features=64)
+    assert [(r["grid"], r["dim"]) for r in rows] == [(2, 32), (2, 64)]
+    assert all(0.8 <= r["probe"] <= 1 for r in rows)
+    with pytest.raises(ValueError, match="widest block"):
+        probe_blocks(tiny_encoder(), x[:30], y[:30], x[30:], y[30:], max_features=8)
 
 
 def test_rotation_predictions_match_a_loop_over_rotations():
