@@ -77,5 +77,6 @@ def main():
         print(f"{name}: channels_last is {cl[0] / nchw[0]:.2f}x (inference) and {cl[1] / nchw[1]:.2f}x "
               f"(training) the speed of NCHW.")
 
+
 if __name__ == "__main__":
     main()

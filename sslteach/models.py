@@ -28,8 +28,9 @@ class Encoder(nn.Module):
     ``self.to(memory_format=self.memory_format)``.
 
     Weights and activations are kept channels_last (N, H, W, C in memory), the layout oneDNN and
-    cuDNN convolve fastest: a SimCLR training step of the small ``ConvEncoder`` runs about 1.8x
-    faster on a 2-core CPU than in PyTorch's default NCHW layout (benchmarks/bench_encoder.py).
+    cuDNN convolve fastest: SimCLR training with the small ``ConvEncoder`` runs about 1.65x faster
+    on a 2-core CPU than in PyTorch's default NCHW layout (benchmarks/bench_encoder.py measures
+    both layouts).
     """
 
     memory_format = torch.channels_last
