@@ -36,7 +36,7 @@ METHODS = ("simclr", "rotation", "autoencoder")
 # linear warm-up (in epochs) before the cosine decay.
 RECIPES = {
     # notebook 03: SimCLR's CIFAR-10 augmentation (crops at strength 1, colour at 0.5)
-    "simclr": dict(encoder=dict(name="conv"), n_per_class=None, epochs=12, batch_size=256, lr=3e-3,
+    "simclr": dict(encoder=dict(name="conv"), n_per_class=None, epochs=12, batch_size=128, lr=3e-3,
                    weight_decay=1e-4, warmup_epochs=0.5, temperature=0.2, strength=1.0, colour=0.5),
     # notebook 04: 4 rotations, MLP head with 256 hidden units
     "rotation": dict(encoder=dict(name="conv"), n_per_class=None, epochs=5, batch_size=128, lr=3e-3,
