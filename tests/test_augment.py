@@ -220,6 +220,15 @@ def test_simclr_augment_rejects_bad_strength(bad):
         simclr_augment(32, strength=bad)
 
 
+def test_simclr_augment_min_scale_sets_the_crop_area():
+    assert simclr_augment(32).ops[0].scale == (0.08, 1.0)                 # SimCLR's crops
+    assert simclr_augment(32, min_scale=0.2).ops[0].scale == (0.2, 1.0)
+    assert simclr_augment(32, strength=0.5, min_scale=0.2).ops[0].scale == (0.2, 1.0)
+    for bad in (0, 1.5, True, "0.2"):
+        with pytest.raises(ValueError, match="min_scale"):
+            simclr_augment(32, min_scale=bad)
+
+
 # ---- errors a student meets ----
 def test_clear_errors_for_bad_input():
     x = images()

@@ -4,15 +4,18 @@ import torch
 from sslteach.models import ConvEncoder, ProjectionHead, ResNet18Encoder, build_encoder
 
 
-@pytest.mark.parametrize("channels,size", [(3, 32), (1, 28)])
-def test_conv_encoder_shapes_and_blocks(channels, size):
-    enc = ConvEncoder(in_channels=channels)
+@pytest.mark.parametrize("channels,size,downsample,sides", [(3, 32, "stride", [16, 8, 4, 2]),
+                                                            (1, 28, "stride", [14, 7, 4, 2]),
+                                                            (3, 32, "pool", [16, 8, 4, 2]),
+                                                            (1, 28, "pool", [14, 7, 3, 1])])
+def test_conv_encoder_shapes_and_blocks(channels, size, downsample, sides):
+    enc = ConvEncoder(in_channels=channels, downsample=downsample)
     x = torch.rand(4, channels, size, size)
     h = enc(x)
     assert h.shape == (4, enc.feature_dim) == (4, 256)
     maps = enc.forward_blocks(x)
     assert [m.shape[1] for m in maps] == list(enc.block_dims)
-    assert [m.shape[-1] for m in maps] == ([16, 8, 4, 2] if size == 32 else [14, 7, 4, 2])
+    assert [m.shape[-1] for m in maps] == sides
     for i, dim in enumerate(enc.block_dims):
         assert enc(x, block=i).shape == (4, dim)
     enc.eval()
@@ -28,6 +31,20 @@ def test_encoder_rejects_bad_input():
         enc(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="block must be in 0..3"):
         enc(torch.rand(2, 3, 32, 32), block=4)
+
+
+def test_pool_encoder_convolves_at_full_resolution_then_pools():
+    enc = ConvEncoder(widths=(8, 16), depth=2, downsample="pool")
+    assert isinstance(enc.stem, torch.nn.Identity)
+    first = enc.blocks[0]
+    assert [m[0].stride for m in first[:2]] == [(1, 1), (1, 1)] and isinstance(first[2], torch.nn.MaxPool2d)
+    assert first[0][0].in_channels == 3
+    clone = build_encoder(**enc.config)
+    clone.load_state_dict(enc.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(clone.eval()(x), enc.eval()(x))
+    with pytest.raises(ValueError, match="'stride' or 'pool'"):
+        ConvEncoder(downsample="avg")
 
 
 def test_build_encoder_round_trips_config():

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslteach.data import sha256sum
-from sslteach.train import (CheckpointError, TensorLoader, checksum_path, cosine_schedule, fit,
+from sslteach import train as train_module
+from sslteach.train import (CheckpointError, TensorLoader, amp_dtype, checksum_path, cosine_schedule, fit,
                             load_checkpoint, save_checkpoint)
 
 
@@ -96,6 +97,27 @@ def test_tensor_loader():
         TensorLoader(x, torch.arange(3))
     with pytest.raises(ValueError, match="gives no batch"):
         TensorLoader(x, batch_size=20, drop_last=True)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_mixed_precision_only_with_native_bfloat16(monkeypatch, native):
+    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert amp_dtype(cpu) == (torch.bfloat16 if native else None)
+    assert amp_dtype(cpu, amp=False) is None
+    x, y = toy_problem()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+    seen = []
+    def step(model, batch):
+        logits = model(batch[0])
+        seen.append(logits.dtype)
+        return F.cross_entropy(logits.float(), batch[1])
+    hist = fit(model, step, TensorLoader(x, y, batch_size=32), torch.optim.Adam(model.parameters(), lr=1e-2),
+               epochs=5, device="cpu", progress=False)
+    assert set(seen) == {torch.bfloat16 if native else torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())   # weights stay float32
+    assert hist["loss"][-1] < 0.8 * hist["loss"][0]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
