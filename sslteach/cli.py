@@ -28,8 +28,8 @@ from .train import load_checkpoint
 from .utils import REPO_ROOT, get_device
 
 # command-line flag -> recipe setting (a flag left out keeps the method's recipe value)
-RECIPE_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "strength", "colour", "kind",
-                "n_per_class")
+RECIPE_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "strength", "colour", "min_scale",
+                "kind", "n_per_class")
 
 
 def pretrain(args: argparse.Namespace) -> dict:
@@ -105,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--temperature", type=float, default=None, help="simclr: InfoNCE temperature")
     pre.add_argument("--strength", type=float, default=None, help="simclr: augmentation strength")
     pre.add_argument("--colour", type=float, default=None, help="simclr: colour-jitter strength (default 0.5)")
+    pre.add_argument("--min-scale", type=float, default=None, help="simclr: smallest crop area fraction (default 0.2)")
     pre.add_argument("--kind", default=None, choices=("plain", "denoising", "masked"),
                      help="autoencoder: variant")
     pre.add_argument("--n-per-class", type=int, default=None, help="use only this many images per class")
