@@ -118,7 +118,7 @@ def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
     """Mixed-precision dtype, or None for plain float32.
 
     bfloat16 on CUDA (float16 where bf16 is missing) and on CPUs with native bfloat16
-    instructions, where a SimCLR step with the small encoder runs about 1.8x faster on 2 cores
+    instructions, where training steps of the small encoders run 1.4-1.9x faster on 2 cores
     (benchmarks/bench_encoder.py). Other CPUs would only emulate bfloat16, so they stay float32.
     """
     if amp and device.type == "cuda":
