@@ -35,7 +35,7 @@ SHA256 = {
     "images/cifar10_test_2000_jpg.zip": "a414af9e33979c1eabd487463b4c3e8379685e7043995163dd784f630d6cbc7f",
     "images/cifar10_train_10000_jpg.zip": "87b28cd8f7e58749a979993d4c27d03c55627a2041b505f69003eca0c4660fdc",
     "images/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
-    "models/simclr_encoder.pt": "74f5d5a1488ff5b2151330493d320a0816c034375cde7419834583118518d674",
+    "models/simclr_encoder.pt": "42c69bf07ef0c4f571289d2af5a20d5c8bec0eecd8c99d4043db3a51d548d333",
     "images/mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
     "text/enwiki_mini.txt.gz": "106986f21974e9ba78f87f3a024ec603ecafd75fab78612238e43592d17e98ec",
     "text/gutenberg17_tokenized.txt.gz": "6e91594258a132af4167dd13b85fac36ccc48d9629eb241d0fb3adec18414d02",
