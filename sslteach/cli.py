@@ -30,10 +30,15 @@ from .utils import REPO_ROOT, get_device
 # command-line flag -> recipe setting (a flag left out keeps the method's recipe value)
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "strength", "colour", "min_scale",
                 "kind", "n_per_class")
+# --encoder -> the recipe's encoder config (left out: the method's classroom CNN)
+ENCODERS = {"conv-stride": dict(name="conv", downsample="stride"), "conv-pool": dict(name="conv", downsample="pool"),
+            "resnet18": dict(name="resnet18")}
 
 
 def pretrain(args: argparse.Namespace) -> dict:
     overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None}
+    if args.encoder is not None:
+        overrides["encoder"] = dict(ENCODERS[args.encoder])
     unknown = sorted(set(overrides) - set(RECIPES[args.method]))
     if unknown:
         raise SystemExit(f"--{unknown[0].replace('_', '-')} is not a setting of {args.method}; its "
@@ -109,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--kind", default=None, choices=("plain", "denoising", "masked"),
                      help="autoencoder: variant")
     pre.add_argument("--n-per-class", type=int, default=None, help="use only this many images per class")
+    pre.add_argument("--encoder", default=None, choices=tuple(ENCODERS),
+                     help="default: the recipe's small CNN (simclr: conv-pool, others: conv-stride); "
+                          "resnet18 (11M weights) wants a GPU")
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     pre.set_defaults(func=pretrain)

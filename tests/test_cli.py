@@ -33,6 +33,17 @@ def test_pretrain_writes_a_checkpoint_that_probe_reads(method, tmp_path, capsys)
         assert "2/class" in capsys.readouterr().out
 
 
+def test_pretrain_encoder_flag_swaps_the_recipes_encoder(tmp_path):
+    out = tmp_path / "r18.pt"
+    cli.main(["pretrain", "rotation", "--encoder", "resnet18", "--epochs", "1", "--n-per-class", "2",
+              "--batch-size", "8", "--device", "cpu", "--out", str(out)])
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["recipe"]["encoder"] == {"name": "resnet18"} and ckpt["config"]["name"] == "resnet18"
+    load_checkpoint(out, build_encoder(**ckpt["config"]))
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        cli.main(["pretrain", "rotation", "--encoder", "vit", "--out", str(tmp_path / "v.pt")])
+
+
 def test_pretrain_rejects_a_flag_of_another_method(tmp_path):
     with pytest.raises(SystemExit, match="--temperature is not a setting of rotation"):
         cli.main(["pretrain", "rotation", "--temperature", "0.5", "--out", str(tmp_path / "r.pt")])
