@@ -11,6 +11,7 @@ mixed precision that ``st.fit`` uses. The README's performance section quotes th
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -46,14 +47,15 @@ def main():
           f"median of {args.reps}")
     print(f"{'encoder':<22}{'params':>10}{'infer img/s':>14}{'train img/s':>14}")
     amp = st.train.amp_dtype(device)
+    pool_encoder = functools.partial(st.ConvEncoder, downsample="pool")
     variants = [("ConvEncoder", st.ConvEncoder, torch.channels_last, None),
                 ("ConvEncoder NCHW", st.ConvEncoder, torch.contiguous_format, None),
-                ("ConvEncoder pool", lambda: st.ConvEncoder(downsample="pool"), torch.channels_last, None),
+                ("ConvEncoder pool", pool_encoder, torch.channels_last, None),
                 ("ResNet-18", st.ResNet18Encoder, torch.channels_last, None),
                 ("ResNet-18 NCHW", st.ResNet18Encoder, torch.contiguous_format, None)]
     if amp is not None:
         variants[3:3] = [("ConvEncoder amp", st.ConvEncoder, torch.channels_last, amp),
-                         ("ConvEncoder pool amp", lambda: st.ConvEncoder(downsample="pool"), torch.channels_last, amp)]
+                         ("ConvEncoder pool amp", pool_encoder, torch.channels_last, amp)]
     rows = {}
     for name, make, layout, dtype in variants:
         enc = make().to(device)

@@ -38,7 +38,7 @@ ENCODERS = {"conv-stride": dict(name="conv", downsample="stride"), "conv-pool": 
 def pretrain(args: argparse.Namespace) -> dict:
     overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None}
     if args.encoder is not None:
-        overrides["encoder"] = dict(ENCODERS[args.encoder])
+        overrides["encoder"] = ENCODERS[args.encoder]  # recipe_for deep-copies it
     unknown = sorted(set(overrides) - set(RECIPES[args.method]))
     if unknown:
         raise SystemExit(f"--{unknown[0].replace('_', '-')} is not a setting of {args.method}; its "
