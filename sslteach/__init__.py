@@ -13,8 +13,8 @@ from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_ci
                    load_digits, load_mnist, load_photo, load_torchvision, load_word_pairs,
                    per_class_indices)
 from . import exercises
-from .finetune import extract_features, format_table, knn_accuracy, linear_probe, probe_table
-from .finetuning import (Classifier, LabelCurve, Protocol, classifier_accuracy, fine_tune,
+from .probe import extract_features, format_table, knn_accuracy, linear_probe, probe_table
+from .finetune import (Classifier, LabelCurve, Protocol, classifier_accuracy, fine_tune,
                          label_fraction_curve, light_augment, make_optimizer, train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
 from .pretrained import (RECIPES, load_encoder, pretrain, pretrained_encoder, recipe_for,

@@ -33,26 +33,7 @@ import torch.nn.functional as F
 
 from .colour import (adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, per_image,
                      rgb_to_gray)
-
-
-def check_images(x: torch.Tensor, name: str = "augment") -> torch.Tensor:
-    """Raise a clear error unless ``x`` is a float batch (N, 1 or 3, H, W) with values in [0, 1]."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a tensor of images (N, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        hint = "; for one image add a batch dimension: x.unsqueeze(0)" if x.ndim == 3 else ""
-        raise ValueError(f"{name} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}{hint}")
-    if x.shape[1] not in (1, 3):
-        raise ValueError(f"{name} expects 1 (gray) or 3 (RGB) channels in dim 1, got shape {tuple(x.shape)}; "
-                         f"for channels-last images (N, H, W, C) use x.permute(0, 3, 1, 2)")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} expects float images in [0, 1], got dtype {x.dtype}; convert with x.float() / 255")
-    if x.numel() > 0:
-        lo, hi = torch.aminmax(x)
-        if lo < -1e-3 or hi > 1 + 1e-3:
-            raise ValueError(f"{name} expects values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; divide "
-                             f"0-255 images by 255, and normalise (mean/std) after augmenting, not before")
-    return x
+from .utils import check_images  # noqa: F401  (re-exported: augment.check_images)
 
 
 def _rand(shape, generator: torch.Generator | None, device, normal: bool = False) -> torch.Tensor:
@@ -349,13 +330,21 @@ def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False,
     if min_scale is not None and (isinstance(min_scale, bool) or not isinstance(min_scale, numbers.Real)
                                   or not 0 < min_scale <= 1):
         raise ValueError(f"min_scale must be a crop area fraction in (0, 1] or None, got {min_scale!r}")
+    return Compose(list(simclr_ops(size, strength, blur, colour, min_scale).values()))
+
+
+def simclr_ops(size: int = 32, strength: float = 1.0, blur: bool = False, colour: float | None = None,
+               min_scale: float | None = None) -> dict:
+    """The ops of :func:`simclr_augment` by name, in order (``"crop"``, ``"flip"``, ``"colour jitter"``,
+    ``"grayscale"``, and ``"blur"`` when asked), each set from ``strength`` as described there: the
+    one place the recipe's formulas live (the augmentation explorer shows these ops one by one)."""
     c = min(float(strength), 1.0)
     s = float(strength if colour is None else colour)
     lo = round(1 - 0.92 * c, 6) if min_scale is None else float(min_scale)
-    ops = [RandomResizedCrop(size, scale=(lo, 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
-           RandomHorizontalFlip(p=0.5),
-           ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=0.8),
-           RandomGrayscale(p=min(0.2 * s, 1.0))]
+    ops = {"crop": RandomResizedCrop(size, scale=(lo, 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
+           "flip": RandomHorizontalFlip(p=0.5),
+           "colour jitter": ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=0.8),
+           "grayscale": RandomGrayscale(p=min(0.2 * s, 1.0))}
     if blur:
-        ops.append(GaussianBlur(kernel_size=max(3, int(0.1 * size) // 2 * 2 + 1), p=min(0.5 * float(strength), 1.0)))
-    return Compose(ops)
+        ops["blur"] = GaussianBlur(kernel_size=max(3, int(0.1 * size) // 2 * 2 + 1), p=min(0.5 * float(strength), 1.0))
+    return ops

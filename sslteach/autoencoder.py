@@ -26,10 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import check_images
+from .utils import check_images
 from .models import ConvEncoder, Encoder, conv_bn_relu
-from .train import as_float_images
-from .utils import get_device
+from .train import as_float_images, infer_batches
 
 
 class ConvAutoencoder(nn.Module):
@@ -274,7 +273,6 @@ def reconstruction_step(kind: str = "plain", *, noise_std: float = 0.3, mask_rat
 
 # ---- helpers for notebooks ----------------------------------------------------------------------
 
-@torch.no_grad()
 def reconstruct(model: nn.Module, x: torch.Tensor, corrupt: Callable | None = None, batch_size: int = 500,
                 device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupted inputs and their reconstructions, without grad, in eval mode.
@@ -291,19 +289,14 @@ def reconstruct(model: nn.Module, x: torch.Tensor, corrupt: Callable | None = No
         x_in: (N, C, H, W) float32 CPU, what the model saw.
         x_hat: (N, C, H, W) float32 CPU, its reconstruction.
     """
-    device = torch.device(device) if device is not None else get_device()
-    was_training = model.training
-    model.eval().to(device)
-    inputs, outputs = [], []
-    for i in range(0, len(x), batch_size):
-        xb = as_float_images(x[i:i + batch_size].to(device))
+
+    def run(model, xb):
         if corrupt is not None:
             xb = corrupt(xb)
             xb = xb[0] if isinstance(xb, tuple) else xb
-        inputs.append(xb.float().cpu())
-        outputs.append(model(xb).float().cpu())
-    model.train(was_training)
-    return torch.cat(inputs), torch.cat(outputs)
+        return xb, model(xb)
+
+    return infer_batches(model, x, run, batch_size=batch_size, device=device)
 
 
 def reconstruction_error(model: nn.Module, x: torch.Tensor, corrupt: Callable | None = None,

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .data import load_cifar10
-from .finetune import extract_features, format_table, probe_table
+from .probe import extract_features, format_table, probe_table
 from .models import build_encoder
 from .pretrained import METHODS, RECIPES, pretrain as pretrain_encoder, save_pretrained
 from .train import load_checkpoint

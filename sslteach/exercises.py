@@ -30,7 +30,7 @@ from .augment import RandomGrayscale
 from .autoencoder import mask_patches, masked_mse
 from .colour import adjust_brightness
 from .contrastive import alignment, info_nce, uniformity
-from .finetune import extract_features, knn_accuracy
+from .probe import extract_features, knn_accuracy
 from .models import ConvEncoder
 from .rotation import rotate_batch
 from .word2vec import sgns_loss

@@ -1,170 +1,321 @@
-"""Measuring a representation: feature extraction, linear probe and kNN accuracy.
+"""Fine-tuning a pre-trained encoder, training from scratch, and label-fraction curves.
 
-Every notebook judges an encoder the same way: freeze it, extract features ``h`` for the train
-and test images, then ask how well a *linear* classifier (the linear probe) or a nearest-neighbour
-vote (kNN) separates the classes. Better features -> higher accuracy with the same simple reader.
+A linear probe (``sslteach.probe``) reads frozen features. Fine-tuning goes further: put a new
+linear head on the encoder and train both on the labelled images, the pre-trained backbone with a
+smaller learning rate than the fresh head, so that what it learned is adjusted rather than erased.
+Freezing the first blocks keeps the most general features fixed; freezing all of them (or
+``lr_backbone=0``) is a linear probe trained by gradient descent. Training the same architecture
+from random weights with the same data and steps is the baseline every pre-training must beat::
 
-Examples:
-    >>> h_train = extract_features(encoder, x_train)         # (N, D)
-    >>> linear_probe(h_train, y_train, h_test, y_test, labels_per_class=10)
-    0.31
+    model, history = fine_tune(encoder, x[idx], y[idx], freeze_blocks=1)
+    classifier_accuracy(model, x_test, y_test)                   # test accuracy in [0, 1]
+    model, _ = train_from_scratch(x[idx], y[idx])                # same budget, random init
+    curve = label_fraction_curve({"RotNet / fine-tune": Protocol("fine-tune", encoder, train, test)},
+                                 train.labels, labels_per_class=(10, 100))
+    print(format_table(curve))
+
+- Yosinski et al., How transferable are features in deep neural networks?, 2014.
+- Kornblith, Shlens, Le, Do Better ImageNet Models Transfer Better?, 2019.
 """
 from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from .augment import Compose, RandomHorizontalFlip, RandomResizedCrop
 from .data import per_class_indices
-from .train import as_float_images
-from .utils import get_device
+from .probe import extract_features, knn_accuracy, linear_probe
+from .models import build_encoder
+from .train import History, TensorLoader, as_float_images, cosine_schedule, fit, infer_batches
+from .utils import set_seed
 
 
-@torch.no_grad()
-def extract_features(encoder: torch.nn.Module, images: torch.Tensor, batch_size: int = 500,
-                     device: torch.device | str | None = None, block: int | None = None,
-                     grid: int = 1) -> torch.Tensor:
-    """Frozen features of ``images`` (uint8 0-255 or float 0-1), computed in batches without grad.
-
-    Args:
-        encoder: maps float images (B, C, H, W) to (B, D); an :class:`sslteach.models.Encoder`
-            also accepts ``block`` to return the pooled features after that block.
-        images: (N, C, H, W).
-        batch_size: images per forward pass.
-        device: where to run (default :func:`sslteach.utils.get_device`).
-        block: 0-based block index (``None``: the encoder's output).
-        grid: pool an :class:`sslteach.models.Encoder`'s feature map to grid x grid cells
-            (features C * grid**2) instead of one global average.
-
-    Returns:
-        float32 CPU tensor (N, D).
-    """
-    device = torch.device(device) if device is not None else get_device()
-    was_training = encoder.training
-    encoder.eval().to(device)
-    kwargs = {} if block is None else {"block": block}
-    if grid != 1:
-        kwargs["grid"] = grid
-    feats = []
-    for i in range(0, len(images), batch_size):
-        x = as_float_images(images[i:i + batch_size].to(device, non_blocking=True)).float()
-        feats.append(encoder(x, **kwargs).float().cpu())
-    encoder.train(was_training)
-    return torch.cat(feats)
+def light_augment(size: int = 32) -> Compose:
+    """The usual supervised augmentation: a mild random crop (70-100 % of the area) and a flip."""
+    return Compose([RandomResizedCrop(size, scale=(0.7, 1.0)), RandomHorizontalFlip(p=0.5)])
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor, name: str) -> None:
-    if x.ndim != 2:
-        raise ValueError(f"{name} features must be 2-D (N, D), got shape {tuple(x.shape)}")
-    if len(x) != len(y):
-        raise ValueError(f"{name}: {len(x)} feature rows but {len(y)} labels")
+class Classifier(nn.Module):
+    """Encoder + new head: ``logits = head(encoder(x))``, (N, C, H, W) -> (N, num_classes).
 
-
-def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                 test_y: torch.Tensor, labels_per_class: int | None = None, seed: int = 0,
-                 C: float = 0.01, max_iter: int = 1000) -> float:
-    """Test accuracy of a logistic regression trained on frozen, standardised features.
+    The head is a BatchNorm without learnable scale and shift followed by a linear layer: still a
+    linear map of ``h`` at test time, but it puts the features of every encoder on the same scale,
+    so one learning rate suits all of them (MAE's linear probe does the same).
 
     Args:
-        train_x, train_y: (N, D) features and (N,) labels to fit on.
-        test_x, test_y: (M, D) features and (M,) labels to score.
-        labels_per_class: use only this many random labelled examples per class (``seed``).
-        C: inverse L2 strength of the logistic regression (scikit-learn's ``C``). One fixed
-            value for every representation keeps the numbers comparable; 0.01 sits near the
-            best value for both raw pixels and 256-d CNN features of the shipped CIFAR-10.
-        max_iter: L-BFGS iterations.
+        encoder: an :class:`sslteach.models.Encoder` (``stem`` and ``blocks`` are needed to freeze).
+        num_classes: outputs of the head.
+        freeze_blocks: freeze the stem and the first ``freeze_blocks`` blocks
+            (0: nothing; ``len(encoder.blocks)``: the whole encoder).
 
-    Returns:
-        Accuracy on the test set, in [0, 1].
+    - He et al., Masked Autoencoders Are Scalable Vision Learners, 2022 (BatchNorm before the probe).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
 
-    train_x, train_y, test_x, test_y = (torch.as_tensor(t) for t in (train_x, train_y, test_x, test_y))
-    _check_pair(train_x, train_y, "train")
-    _check_pair(test_x, test_y, "test")
-    if train_x.shape[1] != test_x.shape[1]:
-        raise ValueError(f"train features have {train_x.shape[1]} dims, test features {test_x.shape[1]}")
-    if labels_per_class is not None:
-        idx = per_class_indices(train_y, labels_per_class, seed)
-        train_x, train_y = train_x[idx], train_y[idx]
-    scaler = StandardScaler().fit(train_x.double().numpy())
-    clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
-    # One BLAS thread: next to PyTorch's busy OpenMP threads, multi-threaded BLAS in L-BFGS's
-    # small matrix products can run 20x slower on a 2-core machine (measured), never faster.
-    with threadpool_limits(1, user_api="blas"):
-        clf.fit(scaler.transform(train_x.double().numpy()), train_y.numpy())
-    pred = clf.predict(scaler.transform(test_x.double().numpy()))
-    return float(np.mean(pred == test_y.numpy()))
+    def __init__(self, encoder: nn.Module, num_classes: int, freeze_blocks: int = 0):
+        super().__init__()
+        dim = getattr(encoder, "feature_dim", None)
+        if dim is None:
+            raise TypeError(f"Classifier needs an sslteach Encoder (with feature_dim), got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, num_classes))
+        self.freeze_blocks = 0
+        self.freeze(freeze_blocks)
 
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem and the first ``freeze_blocks`` blocks (empty when nothing is frozen)."""
+        return [self.encoder.stem, *self.encoder.blocks[:self.freeze_blocks]] if self.freeze_blocks else []
 
-@torch.no_grad()
-def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                 test_y: torch.Tensor, k: int = 20, temperature: float = 0.07,
-                 batch_size: int = 1024) -> float:
-    """Weighted k-nearest-neighbour accuracy with cosine similarity.
+    def freeze(self, blocks: int) -> None:
+        """Freeze the stem and the first ``blocks`` blocks, unfreeze the rest."""
+        n = len(getattr(self.encoder, "blocks", ()))
+        if not isinstance(blocks, int) or not 0 <= blocks <= n:
+            raise ValueError(f"freeze_blocks must be an integer from 0 (train everything) to {n} "
+                             f"(freeze the whole encoder), got {blocks!r}")
+        self.freeze_blocks = blocks
+        for p in self.encoder.parameters():
+            p.requires_grad_(True)
+        for module in self.frozen_modules():
+            module.requires_grad_(False)
+        self.train(self.training)
 
-    Each test point takes its ``k`` most similar training points; neighbour ``j`` votes for its
-    class with weight ``exp(s_j / temperature)``; the class with the largest total wins.
+    def train(self, mode: bool = True) -> "Classifier":
+        """As ``nn.Module.train``, but frozen modules stay in eval mode: their BatchNorm statistics
+        do not move (``fit`` calls ``model.train()`` at every epoch)."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        return self
 
-    - Wu et al., Unsupervised Feature Learning via Non-Parametric Instance Discrimination, 2018.
-    """
-    train_x, test_x = torch.as_tensor(train_x).float(), torch.as_tensor(test_x).float()
-    train_y, test_y = torch.as_tensor(train_y).long(), torch.as_tensor(test_y).long()
-    _check_pair(train_x, train_y, "train")
-    _check_pair(test_x, test_y, "test")
-    if not 1 <= k <= len(train_x):
-        raise ValueError(f"k must be between 1 and the number of training points ({len(train_x)}), got {k}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    num_classes = int(train_y.max()) + 1
-    train_n = F.normalize(train_x, dim=1)
-    correct = 0
-    for i in range(0, len(test_x), batch_size):
-        sim = F.normalize(test_x[i:i + batch_size], dim=1) @ train_n.T   # (B, N)
-        top_sim, top_idx = sim.topk(k, dim=1)                             # (B, k)
-        weights = ((top_sim - top_sim[:, :1]) / temperature).exp()      # (B, k), max-shifted: no overflow
-        votes = torch.zeros(len(sim), num_classes).scatter_add_(1, train_y[top_idx], weights)
-        correct += (votes.argmax(1) == test_y[i:i + batch_size]).sum().item()
-    return correct / len(test_x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)     # (N, D)
+        return self.head(h)     # (N, num_classes)
 
 
-def probe_table(features: dict, train_y: torch.Tensor, test_y: torch.Tensor,
-                labels_per_class=(10, 100, None), seeds: int = 3, knn: bool = True) -> dict:
-    """Linear-probe (and kNN) accuracy of several representations at several label budgets.
+def make_optimizer(model: Classifier, lr_head: float, lr_backbone: float,
+                   weight_decay: float = 1e-4) -> torch.optim.AdamW:
+    """AdamW with two parameter groups: ``"head"`` at ``lr_head`` and ``"backbone"`` (the encoder's
+    trainable parameters) at ``lr_backbone``; frozen parameters are in neither."""
+    if lr_head <= 0 or lr_backbone < 0:
+        raise ValueError(f"need lr_head > 0 and lr_backbone >= 0, got {lr_head} and {lr_backbone}")
+    groups = [{"name": "head", "params": list(model.head.parameters()), "lr": lr_head}]
+    backbone = [p for p in model.encoder.parameters() if p.requires_grad]
+    if backbone:
+        groups.append({"name": "backbone", "params": backbone, "lr": lr_backbone})
+    return torch.optim.AdamW(groups, lr=lr_head, weight_decay=weight_decay)
+
+
+class _Steps:
+    """Exactly ``steps`` batches per pass, cycling through (and reshuffling) a TensorLoader."""
+
+    def __init__(self, loader: TensorLoader, steps: int):
+        self.loader, self.steps, self._it = loader, steps, iter(())
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            batch = next(self._it, None)
+            if batch is None:  # one pass over the labelled images is done: reshuffle
+                self._it = iter(self.loader)
+                batch = next(self._it)
+            yield batch
+
+
+def fine_tune(encoder: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+              num_classes: int | None = None, steps: int | None = None, epochs: int | None = None,
+              lr_head: float = 3e-3, lr_backbone: float = 1e-3, freeze_blocks: int = 0,
+              augment: Callable | str | None = "light", weight_decay: float = 1e-4, batch_size: int = 64,
+              device: torch.device | str | None = None, seed: int = 0,
+              progress: bool = False) -> tuple[Classifier, History]:
+    """Train ``encoder`` + a new linear head on labelled images (the encoder is trained in place).
+
+    The budget is a number of optimisation **steps**, not epochs, so that 10 labels per class and
+    1,000 labels per class cost the same time (with batches of 64, an epoch of 100 images is one
+    step, one of 10,000 images 156). Batches cycle through the labelled images (reshuffled after
+    each pass, with fresh augmentations every time). Cross-entropy, AdamW with a head and a backbone learning rate, a
+    linear warm-up over the first 10 % of the steps, then cosine decay to 0.
 
     Args:
-        features: ``{"name": (train_features, test_features)}``.
-        train_y, test_y: labels of the train and test rows.
-        labels_per_class: label budgets; ``None`` means every training label. Sampled budgets
-            are averaged over ``seeds`` random draws of the labelled examples.
-        knn: add the kNN accuracy with every training label.
+        encoder: a pre-trained (or fresh) :class:`sslteach.models.Encoder`.
+        images: (N, C, H, W) uint8 or float [0, 1]; labels: (N,) int64 in ``0 .. num_classes - 1``.
+        num_classes: default ``labels.max() + 1``.
+        steps: optimisation steps (default 200); or give ``epochs`` (passes over the N images) instead.
+        lr_head: learning rate of the head.
+        lr_backbone: learning rate of the encoder's unfrozen part; 0 freezes the whole encoder (a
+            linear probe trained by gradient descent). The default, a third of ``lr_head``, beat a
+            tenth (3e-4) in 8 of 9 cases measured on the shipped CIFAR-10 (SimCLR, RotNet and
+            masked-AE encoders at 10, 100 and 1,000 labels per class, 200 steps): +2.7 points on
+            average, -0.4 at worst.
+        freeze_blocks: freeze the stem and the first ``freeze_blocks`` blocks (``requires_grad``
+            off, BatchNorm in eval mode).
+        augment: ``x -> x`` on float batches; ``"light"`` is :func:`light_augment` at the images' size,
+            ``None`` trains on the plain images.
+        weight_decay: AdamW's (decoupled) weight decay.
+        batch_size: images per step (at most N).
+        device: default :func:`sslteach.utils.get_device`.
+        seed: seeds the head, the batch order and the augmentations (``set_seed``).
+        progress: show a progress bar.
 
     Returns:
-        ``{"name": {"10/class": acc, "100/class": acc, "all": acc, "kNN": acc}}``.
+        ``(model, history)``: the :class:`Classifier` (on ``device``, eval mode) and ``fit``'s
+        history; ``history.step`` has every step's ``loss``, ``acc`` (training batch),
+        ``lr_head`` and ``lr_backbone``.
     """
-    table = {}
-    for name, (train_x, test_x) in features.items():
-        row = {}
-        for k in labels_per_class:
-            if k is None:
-                row["all"] = linear_probe(train_x, train_y, test_x, test_y)
-            else:
-                accs = [linear_probe(train_x, train_y, test_x, test_y, labels_per_class=k, seed=s)
-                        for s in range(seeds)]
-                row[f"{k}/class"] = float(np.mean(accs))
-        if knn:
-            row["kNN"] = knn_accuracy(train_x, train_y, test_x, test_y)
-        table[name] = row
-    return table
+    labels = torch.as_tensor(labels).long()
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need as many labels as images (and at least one), got {len(images)} images "
+                         f"and {len(labels)} labels")
+    if steps is not None and epochs is not None:
+        raise ValueError(f"give steps or epochs, not both (got steps={steps}, epochs={epochs})")
+    set_seed(seed)
+    num_classes = num_classes or int(labels.max()) + 1
+    if isinstance(augment, str) and augment != "light":
+        raise ValueError(f'augment must be "light", None or a callable x -> x, got {augment!r}')
+    freeze_blocks = len(getattr(encoder, "blocks", ())) if lr_backbone == 0 else freeze_blocks
+    model = Classifier(encoder, num_classes, freeze_blocks)
+    optimizer = make_optimizer(model, lr_head, lr_backbone, weight_decay)
+    loader = TensorLoader(images, labels, batch_size=min(batch_size, len(images)), drop_last=True, seed=seed)
+    steps = epochs * len(loader) if epochs is not None else (200 if steps is None else steps)
+    scheduler = cosine_schedule(optimizer, steps, warmup_steps=steps // 10)
+    augment = light_augment(images.shape[-1]) if isinstance(augment, str) else augment
+    groups = optimizer.param_groups
+
+    def step(model: Classifier, batch):
+        x, y = as_float_images(batch), batch[1]   # (B, C, H, W) in [0, 1], (B,)
+        if augment is not None:
+            x = augment(x)
+        logits = model(x)                          # (B, num_classes)
+        lrs = {"lr_head": groups[0]["lr"], "lr_backbone": groups[1]["lr"] if len(groups) > 1 else 0.0}
+        return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean(), **lrs}
+
+    history = fit(model, step, _Steps(loader, steps), optimizer, 1, scheduler=scheduler, device=device,
+                  progress=progress, desc="fine-tune")
+    return model, history
 
 
-def format_table(table: dict, digits: int = 1) -> str:
-    """A ``probe_table`` result as aligned text, accuracies in percent."""
-    columns = list(next(iter(table.values())))
-    width = max(len(n) for n in table) + 2
-    lines = [" " * width + "".join(f"{c:>11}" for c in columns)]
-    for name, row in table.items():
-        lines.append(f"{name:<{width}}" + "".join(f"{100 * row[c]:>10.{digits}f}%" for c in columns))
-    return "\n".join(lines)
+def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, *, encoder_config: dict | None = None,
+                       lr: float = 3e-3, seed: int = 0, **kwargs) -> tuple[Classifier, History]:
+    """Supervised baseline: :func:`fine_tune` on a fresh ``build_encoder(**encoder_config)`` (default
+    ``ConvEncoder()``), built right after ``set_seed(seed)`` (the random-init baseline of the
+    notebooks), with one learning rate ``lr`` for head and encoder; other arguments as
+    :func:`fine_tune` (same steps, batch size and augmentation by default)."""
+    set_seed(seed)
+    encoder = build_encoder(**(encoder_config or {"name": "conv"}))
+    return fine_tune(encoder, images, labels, lr_head=lr, lr_backbone=lr, seed=seed, **kwargs)
+
+
+def classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500,
+                        device: torch.device | str | None = None) -> float:
+    """Accuracy of ``model``'s argmax on (N, C, H, W) images (uint8 or float [0, 1]) in eval mode."""
+    labels = torch.as_tensor(labels)
+    if len(labels) != len(images):
+        raise ValueError(f"need one label per image, got {len(images)} images and {len(labels)} labels")
+    logits = infer_batches(model, images, batch_size=batch_size, device=device)   # (N, num_classes)
+    return (logits.argmax(1) == labels.cpu()).float().mean().item()
+
+
+class Protocol:
+    """One encoder read one way, as a function ``train_idx -> test accuracy`` for
+    :func:`label_fraction_curve`.
+
+    Kinds: ``"linear probe"`` (logistic regression on frozen features, extracted once),
+    ``"kNN"`` (k = min(20, labelled images)), ``"fine-tune"`` (:func:`fine_tune` on a copy of
+    the encoder) and ``"from scratch"`` (:func:`train_from_scratch` with the encoder's config).
+
+    Args:
+        kind: one of the above.
+        encoder: the encoder (for ``"from scratch"`` only its config is used; ``None``: ConvEncoder).
+        train, test: ``(images, labels)`` pairs or :class:`sslteach.data.ImageSet`.
+        device: where features and training run.
+        **kwargs: passed to :func:`linear_probe`, :func:`knn_accuracy`, :func:`fine_tune` or
+            :func:`train_from_scratch` (e.g. ``lr_backbone=0`` or ``freeze_blocks=2``).
+    """
+    KINDS = ("linear probe", "kNN", "fine-tune", "from scratch")
+
+    def __init__(self, kind: str, encoder: nn.Module | None, train, test,
+                 device: torch.device | str | None = None, **kwargs):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        if encoder is None and kind != "from scratch":
+            raise ValueError(f"the {kind!r} protocol needs an encoder")
+        self.kind, self.encoder, self.device, self.kwargs = kind, encoder, device, kwargs
+        (self.x, self.y), (self.x_test, self.y_test) = train[:2], test[:2]
+        self._features = None
+
+    def __call__(self, train_idx: torch.Tensor) -> float:
+        if self.kind in ("linear probe", "kNN"):
+            if self._features is None:  # (N, D) and (M, D), once for every budget and seed
+                self._features = (extract_features(self.encoder, self.x, device=self.device),
+                                  extract_features(self.encoder, self.x_test, device=self.device))
+            h, h_test = self._features
+            if self.kind == "kNN":
+                k = self.kwargs.get("k", min(20, len(train_idx)))
+                return knn_accuracy(h[train_idx], self.y[train_idx], h_test, self.y_test,
+                                    **{**self.kwargs, "k": k})
+            return linear_probe(h[train_idx], self.y[train_idx], h_test, self.y_test, **self.kwargs)
+        num_classes = int(self.y.max()) + 1
+        if self.kind == "fine-tune":
+            model, _ = fine_tune(copy.deepcopy(self.encoder), self.x[train_idx], self.y[train_idx],
+                                 num_classes=num_classes, device=self.device, **self.kwargs)
+        else:
+            config = self.encoder.config if self.encoder is not None else None
+            model, _ = train_from_scratch(self.x[train_idx], self.y[train_idx], encoder_config=config,
+                                          num_classes=num_classes, device=self.device, **self.kwargs)
+        return classifier_accuracy(model, self.x_test, self.y_test, device=self.device)
+
+
+class LabelCurve(dict):
+    """``{name: {"10/class": mean accuracy, ...}}`` (prints with ``format_table``), plus ``runs``
+    ``{name: {column: [accuracy of each seed]}}`` and ``seconds`` ``{name: total seconds}``."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs, self.seconds = {}, {}
+
+
+def label_fraction_curve(protocols: dict, labels: torch.Tensor, labels_per_class=(10, 100, 1000),
+                         seeds=(0,), verbose: bool = True) -> LabelCurve:
+    """Test accuracy against labels per class for several (method, protocol) pairs.
+
+    For each budget ``k`` and seed, exactly ``k`` labelled training images per class are drawn
+    (:func:`sslteach.data.per_class_indices`) and **every** protocol gets the same ones, so the
+    protocols differ only in how they use them; accuracies are averaged over the seeds.
+
+    Args:
+        protocols: ``{name: callable(train_idx) -> accuracy}`` (e.g. :class:`Protocol`); a name may
+            be a ``(method, protocol)`` tuple, shown as ``"method / protocol"``.
+        labels: (N,) labels of the training images the indices point into.
+        labels_per_class: budgets; ``None`` means every label (run once, not per seed).
+        seeds: seeds of the label draws (an int n means ``range(n)``).
+        verbose: print one line per run (time and accuracy).
+
+    Returns:
+        A :class:`LabelCurve`: ``{name: {"10/class": acc, ..., "all": acc}}``.
+    """
+    labels = torch.as_tensor(labels)
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    curve = LabelCurve()
+    names = {key: " / ".join(key) if isinstance(key, tuple) else str(key) for key in protocols}
+    for k in labels_per_class:
+        column = "all" if k is None else f"{k}/class"
+        for seed in ([seeds[0]] if k is None else seeds):
+            idx = torch.arange(len(labels)) if k is None else per_class_indices(labels, k, seed)
+            for key, protocol in protocols.items():
+                start = time.perf_counter()
+                acc = float(protocol(idx))
+                seconds = time.perf_counter() - start
+                name = names[key]
+                curve.runs.setdefault(name, {}).setdefault(column, []).append(acc)
+                curve.seconds[name] = curve.seconds.get(name, 0.0) + seconds
+                if verbose:
+                    print(f"{name:<32} {column:>10} seed {seed}: {100 * acc:5.1f}% ({seconds:5.1f} s)", flush=True)
+    for name, row in curve.runs.items():
+        curve[name] = {column: float(np.mean(accs)) for column, accs in row.items()}
+    return curve

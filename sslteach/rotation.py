@@ -22,12 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import check_images
+from .utils import check_images
 from .data import per_class_indices
-from .finetune import extract_features, knn_accuracy, linear_probe
-from .models import ConvEncoder, Encoder
-from .train import as_float_images
-from .utils import get_device
+from .probe import extract_features, knn_accuracy, linear_probe
+from .models import ConvEncoder, Encoder, ProjectionHead
+from .train import as_float_images, infer_batches
 
 
 def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -137,12 +136,8 @@ class RotNet(nn.Module):
             raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
         self.encoder = encoder if encoder is not None else ConvEncoder()
         self.k = k
-        d = self.encoder.feature_dim
-        if hidden_dim:
-            self.head = nn.Sequential(nn.Linear(d, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
-                                      nn.ReLU(inplace=True), nn.Linear(hidden_dim, k))
-        else:
-            self.head = nn.Linear(d, k)
+        self.head = ProjectionHead(self.encoder.feature_dim, hidden_dim or None, out_dim=k,
+                                   num_layers=2 if hidden_dim else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.encoder(x)     # (N, D)
@@ -175,7 +170,6 @@ def rotation_step(k: int | None = None):
     return step
 
 
-@torch.no_grad()
 def rotation_predictions(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
                          device: torch.device | str | None = None) -> torch.Tensor:
     """The model's belief about every rotated copy of every image, to find the ones it gets wrong.
@@ -201,17 +195,13 @@ def rotation_predictions(model: RotNet, images: torch.Tensor, k: int | None = No
     if k != model.k:
         raise ValueError(f"k={k} does not match the model's head ({model.k} rotations); "
                          f"leave k out or build RotNet(k={k})")
-    device = torch.device(device) if device is not None else get_device()
-    was_training = model.training
-    model.eval().to(device)
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = as_float_images(images[i:i + batch_size].to(device))
+
+    def predict(model, x):
         x_rot, _ = rotate_batch(x, k)                              # (kB, C, H, W), grouped by rotation
         probs = model(x_rot).float().softmax(1)                    # (kB, k)
-        out.append(probs.view(k, len(x), k).transpose(0, 1).cpu())  # (B, k, k): [image, true r, predicted]
-    model.train(was_training)
-    return torch.cat(out)
+        return probs.view(k, len(x), k).transpose(0, 1)            # (B, k, k): [image, true r, predicted]
+
+    return infer_batches(model, images, predict, batch_size=batch_size, device=device)
 
 
 def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
@@ -258,7 +248,7 @@ def probe_blocks(encoder: Encoder, train_x: torch.Tensor, train_y: torch.Tensor,
         labels_per_class: use only this many random labelled training images per class (``seed``)
             for both the probe and kNN.
         knn: also compute kNN accuracy (``knn_k`` neighbours, capped at the training size).
-        batch_size, device: passed to :func:`sslteach.finetune.extract_features`.
+        batch_size, device: passed to :func:`sslteach.probe.extract_features`.
         max_features: features per block on a spatial grid (``None``: global average pool).
 
     Returns:

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data import sha256sum
-from .utils import get_device
+from .utils import check_images, check_number, get_device
 
 
 class CheckpointError(ValueError):
@@ -90,11 +90,59 @@ class History:
             where.setdefault(k, []).append(float(v))
 
 
-def as_float_images(batch) -> torch.Tensor:
-    """Images of a batch (a tensor, or the first item of an ``(images, labels)`` tuple) as float:
-    uint8 0-255 becomes float32 0-1; float images pass through unchanged."""
+def as_float_images(batch, name: str = "images") -> torch.Tensor:
+    """Images of a batch (a tensor, or the first item of an ``(images, labels)`` tuple) as float in
+    [0, 1]: uint8 0-255 becomes float32 0-1; float images are checked (finite, in [0, 1]) and pass
+    through unchanged; any other dtype (int64 0-255, bool) is refused with the conversion to use."""
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
-    return x.float() / 255 if x.dtype == torch.uint8 else x
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor (N, C, H, W), got {type(x).__name__}; "
+                        f"convert with torch.as_tensor(...)")
+    if x.dtype == torch.uint8:
+        x = x.float() / 255
+    elif not x.is_floating_point():
+        raise TypeError(f"{name} must be uint8 (0-255) or float (0-1), got dtype {x.dtype}; convert "
+                        f"with x.float() / 255 if the values are 0-255, or x.float() if they are 0-1")
+    return check_images(x, name)
+
+
+@torch.no_grad()
+def infer_batches(model: torch.nn.Module, images: torch.Tensor, fn: Callable | None = None, *,
+                  batch_size: int = 500, device: torch.device | str | None = None):
+    """Run a model over many images in batches: eval mode, no gradients, then the mode restored.
+
+    The one inference loop of the package (features, predictions, reconstructions all use it).
+
+    Args:
+        model: moved to ``device``; put in eval mode for the loop, then back to its previous mode.
+        images: (N, C, H, W) uint8 0-255 or float 0-1 (:func:`as_float_images` checks each batch).
+        fn: ``fn(model, x) -> tensor`` (or a tuple of tensors) on a float batch on ``device``;
+            default ``model(x)``.
+        batch_size: images per forward pass.
+        device: default :func:`sslteach.utils.get_device`.
+
+    Returns:
+        The outputs of every batch concatenated along dim 0, as float32 CPU tensors (a tuple of
+        them when ``fn`` returns a tuple).
+    """
+    device = get_device(device)
+    check_number(batch_size, "batch_size", low=1, integer=True)
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a non-empty batch (N, C, H, W), got {shape}")
+    was_training = model.training
+    model.eval().to(device)
+    outs = []
+    try:
+        for i in range(0, len(images), batch_size):
+            x = as_float_images(images[i:i + batch_size].to(device, non_blocking=True))
+            out = model(x) if fn is None else fn(model, x)
+            outs.append(tuple(o.float().cpu() for o in out) if isinstance(out, tuple) else out.float().cpu())
+    finally:
+        model.train(was_training)
+    if isinstance(outs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outs))
+    return torch.cat(outs)
 
 
 def to_device(batch, device: torch.device):
@@ -160,7 +208,7 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if len(loader) == 0:
         raise ValueError("the loader yields no batch: check the data size against batch_size/drop_last")
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     model.to(device)
     dtype = amp_dtype(device, amp)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None

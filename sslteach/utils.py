@@ -1,6 +1,7 @@
 """Small shared helpers: seeding, device choice, quick/classroom mode and paths."""
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
@@ -38,20 +39,51 @@ def set_seed(seed: int = 0) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """The best available device: CUDA, then Apple's MPS, then CPU.
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``prefer`` if given, else the best available (CUDA, then Apple's MPS,
+    then CPU).
+
+    Every function of the package that takes ``device=`` resolves it here, so ``None`` always means
+    "the best available" and a device that is not there fails at once, with a sentence.
 
     Args:
-        prefer: force a device (``"cpu"``, ``"cuda"``, ``"mps"``); ``$SSLTEACH_DEVICE`` does the same.
+        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``);
+            ``$SSLTEACH_DEVICE`` does the same when ``prefer`` is None.
+
+    Raises:
+        ValueError: the name is not a device, or that device is not available on this machine.
     """
-    prefer = prefer or os.environ.get("SSLTEACH_DEVICE")
-    if prefer:
-        return torch.device(prefer)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    prefer = prefer if prefer is not None else (os.environ.get("SSLTEACH_DEVICE") or None)
+    if prefer is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(prefer)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:<index>' or 'mps' (or None for the best "
+                         f"available), got {prefer!r}") from e
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for, but PyTorch sees no CUDA GPU here "
+                             f"(torch {torch.__version__}); use device='cpu', or leave the device out "
+                             f"(and unset $SSLTEACH_DEVICE) to take the best available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} was asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA GPU(s): use cuda:0 .. "
+                             f"cuda:{torch.cuda.device_count() - 1}")
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError("device 'mps' was asked for, but Apple's MPS backend is not available here; "
+                         "use device='cpu' or leave the device out")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'mps', got {str(device)!r}")
+    return device
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def quick_mode() -> bool:
@@ -65,3 +97,73 @@ def quick_mode() -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"SSLTEACH_QUICK must be 1 (quick mode) or 0 (classroom mode), got {value!r}")
+
+
+# ---- checks of arguments, shared by every module: each error says what was expected, what came,
+# ---- and how to fix it
+
+def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, integer: bool = False,
+                 hint: str = "") -> float | int:
+    """``value`` if it is a finite real number (an ``int`` when ``integer``) within the bounds, else a
+    ``TypeError``/``ValueError`` that names the argument, the allowed range and the value given.
+
+    Booleans are refused (``temperature=True`` is a mistake, not 1.0), as are NaN and infinities.
+
+    Examples:
+        >>> check_number(0.5, "temperature", low=0, low_open=True)
+        0.5
+    """
+    import numbers
+
+    kind = "an integer" if integer else "a number"
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    wanted = kind + (" " + " and ".join(b for b in (lo, hi) if b) if (lo or hi) else "")
+    tail = f"; {hint}" if hint else ""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool:
+        value = value.item()
+    ok_type = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}){tail}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {wanted}, got {value!r}{tail}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {wanted}, got {value!r}{tail}")
+    return int(value) if integer else value
+
+
+def check_finite(x: torch.Tensor, name: str, hint: str = "") -> torch.Tensor:
+    """``x`` unless it holds NaN or an infinity; the error counts them and says where they may come from."""
+    if x.is_floating_point() or x.is_complex():
+        bad = ~torch.isfinite(x)
+        if bool(bad.any()):
+            n_nan = int(torch.isnan(x).sum())
+            raise ValueError(f"{name} holds {n_nan} NaN and {int(bad.sum()) - n_nan} infinite value(s) "
+                             f"out of {x.numel()}: {hint or 'check how it was computed (a division by 0, a log of 0, a diverged training run)'}")
+    return x
+
+
+def check_images(x: torch.Tensor, name: str = "augment") -> torch.Tensor:
+    """Raise a clear error unless ``x`` is a float batch (N, 1 or 3, H, W) of finite values in [0, 1]
+    with at least one image and one pixel."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a tensor of images (N, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4:
+        hint = "; for one image add a batch dimension: x.unsqueeze(0)" if x.ndim == 3 else ""
+        raise ValueError(f"{name} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}{hint}")
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"{name} expects 1 (gray) or 3 (RGB) channels in dim 1, got shape {tuple(x.shape)}; "
+                         f"for channels-last images (N, H, W, C) use x.permute(0, 3, 1, 2)")
+    if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{name} expects at least one image of at least 1x1 pixels, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects float images in [0, 1], got dtype {x.dtype}; convert with x.float() / 255")
+    check_finite(x, f"the images given to {name}", "replace or drop those images (torch.nan_to_num fills NaN)")
+    lo, hi = torch.aminmax(x)
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ValueError(f"{name} expects values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; divide "
+                         f"0-255 images by 255, and normalise (mean/std) after augmenting, not before")
+    return x

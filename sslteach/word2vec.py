@@ -251,7 +251,7 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     cbow, lr = method == "cbow", lr if lr is not None else (0.05 if method == "cbow" else 0.025)
-    device = torch.device(device) if device is not None else get_device()
+    device = get_device(device)
     words, counts = build_vocab(sentences, min_count)
     ids, sentence = (t.to(device) for t in encode(sentences, words))
     p_keep = keep_probability(counts, sample).to(device)  # (V,)

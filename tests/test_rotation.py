@@ -114,7 +114,8 @@ def test_rotnet_shapes_and_head():
     model = RotNet(tiny_encoder(), k=4)
     assert model(torch.rand(3, 3, 16, 16)).shape == (3, 4)
     linear = RotNet(tiny_encoder(), k=8, hidden_dim=None)
-    assert isinstance(linear.head, torch.nn.Linear) and linear.head.out_features == 8
+    layers = list(linear.head.net)  # one linear layer, no hidden layer
+    assert len(layers) == 1 and isinstance(layers[0], torch.nn.Linear) and layers[0].out_features == 8
     assert RotNet().encoder.feature_dim == 256
 
 

@@ -3,7 +3,6 @@ import random
 
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy.stats import chisquare
 
 from sslteach.word2vec import (_train_batch, build_vocab, context_windows, encode, keep_probability,

@@ -1,6 +1,8 @@
 """Augmentation explorer (notebook 02): a grid of random views of one image."""
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from .. import augment as A
@@ -21,12 +23,12 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
         raise ValueError(f"unknown augmentation(s) {unknown}; choose from {OPS}")
     if strength < 0:
         raise ValueError(f"strength must be >= 0, got {strength}")
-    s, c = float(strength), min(float(strength), 1.0)
+    s, simclr = float(strength), A.simclr_ops(size, strength)  # crop, flip, colour, grayscale: SimCLR's formulas
     table = {
-        "crop": lambda: A.RandomResizedCrop(size, scale=(1 - 0.92 * c, 1.0), ratio=((3 / 4) ** c, (4 / 3) ** c)),
-        "flip": lambda: A.RandomHorizontalFlip(p=0.5),
-        "colour jitter": lambda: A.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, min(0.2 * s, 0.5), p=1.0),
-        "grayscale": lambda: A.RandomGrayscale(p=min(0.2 * s, 1.0)),
+        "crop": lambda: simclr["crop"],
+        "flip": lambda: simclr["flip"],
+        "colour jitter": lambda: dataclasses.replace(simclr["colour jitter"], p=1.0),
+        "grayscale": lambda: simclr["grayscale"],
         "blur": lambda: A.GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
         "noise": lambda: A.GaussianNoise(std=0.1 * s, p=1.0),
         "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0),
