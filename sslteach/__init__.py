@@ -17,8 +17,8 @@ from .probe import extract_features, format_table, knn_accuracy, linear_probe, p
 from .finetune import (Classifier, LabelCurve, Protocol, classifier_accuracy, fine_tune,
                          label_fraction_curve, light_augment, make_optimizer, train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
-from .pretrained import (RECIPES, load_encoder, pretrain, pretrained_encoder, recipe_for,
-                         shipped_encoder)
+from .pretrained import (RECIPES, PretrainRun, initial_encoder, load_encoder, pretrain, pretrained_encoder,
+                         recipe_for, shipped_encoder)
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
                        rotation_predictions, rotation_step)
 from .train import (CheckpointError, History, TensorLoader, as_float_images, cosine_schedule, fit,

@@ -13,7 +13,10 @@ whole batch; each op here draws them per image and applies them with tensor ops 
 
 Images are float (N, C, H, W), C = 1 or 3, in [0, 1]; outputs keep dtype, device and the [0, 1]
 range. Values outside [0, 1] (0-255 floats, or images already normalised with a mean/std) raise a
-ValueError: augment first, normalise after (``ConvEncoder`` normalises its input itself).
+ValueError: augment first, normalise after (``ConvEncoder`` normalises its input itself). So do
+NaN or infinite pixels, empty batches and settings out of range (each error names the setting).
+``op(x)`` checks the images; ``op.apply`` trusts them (it checks only its parameters), so call the
+op, not ``apply``, on images you have not checked.
 
 Examples:
     >>> x = load_cifar10("train", dtype=torch.float32).images[:256]     # (256, 3, 32, 32)
@@ -24,16 +27,15 @@ Examples:
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from .colour import (adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, per_image,
-                     rgb_to_gray)
-from .utils import check_images  # noqa: F401  (re-exported: augment.check_images)
+from .colour import (_brightness, _contrast, _gray, _hue, _saturation, adjust_brightness,  # noqa: F401
+                     adjust_contrast, adjust_hue, adjust_saturation, per_image, rgb_to_gray)
+from .utils import check_images, check_number  # check_images is re-exported: augment.check_images
 
 
 def _rand(shape, generator: torch.Generator | None, device, normal: bool = False) -> torch.Tensor:
@@ -42,14 +44,53 @@ def _rand(shape, generator: torch.Generator | None, device, normal: bool = False
     return draw(shape, generator=generator, device=generator.device if generator is not None else device).to(device)
 
 
+# ---- checks of settings: each error names the op, the setting, what it must be and what came ----
+def _size(value, name: str) -> tuple[int, int]:
+    """An output size: one positive int (a square) or a pair (height, width) of them."""
+    pair = value if isinstance(value, (tuple, list)) and len(value) == 2 else (value, value)
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        raise TypeError(f"{name} must be a side in pixels (an int >= 1) or a pair (height, width), got {value!r}")
+    hint = "the output side in pixels, e.g. 32"
+    return tuple(check_number(v, name, low=1, integer=True, hint=hint) for v in pair)
+
+
+def _pair(value, name: str, *, low: float | None = None, high: float | None = None,
+          low_open: bool = False, hint: str = "") -> tuple[float, float]:
+    """A range ``(low, high)`` of two finite numbers within the bounds, ``low <= high``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high) of numbers, got {value!r}" + (f"; {hint}" if hint else ""))
+    lo, hi = (float(check_number(v, name, low=low, high=high, low_open=low_open, hint=hint)) for v in value)
+    if lo > hi:
+        raise ValueError(f"{name} must be (low, high) with low <= high, got {tuple(value)}; swap them: ({hi:g}, {lo:g})")
+    return lo, hi
+
+
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__} "
+                        f"{generator!r}; for a seed write torch.Generator().manual_seed({generator!r})")
+
+
+def _check_op(op, name: str) -> None:
+    """``op`` must be an op (a callable), not its class."""
+    if isinstance(op, type):
+        raise TypeError(f"{name} is the class {op.__name__}, not an op; create one: {op.__name__}()")
+    if not callable(op):
+        raise TypeError(f"{name} must be an op (a callable x, generator -> x, such as RandomHorizontalFlip()), "
+                        f"got {type(op).__name__} {op!r}")
+
+
 # ---- the ops ----
 class RandomOp:
     """Base class: one coin per image with probability ``p``, then ``apply`` with sampled params."""
     p: float = 1.0
 
     def __post_init__(self):
-        if not 0 <= self.p <= 1:
-            raise ValueError(f"{type(self).__name__}: p is a probability in [0, 1], got {self.p}")
+        self._check_p()
+
+    def _check_p(self) -> None:
+        check_number(self.p, f"{type(self).__name__}: p", low=0, high=1,
+                     hint="p is the probability that an image is changed, e.g. 0.5")
 
     def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         """Parameters for each image of the batch ``x`` (N, C, H, W): a dict of (N,) tensors."""
@@ -60,6 +101,8 @@ class RandomOp:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = check_images(x, type(self).__name__)
+        self._check_p()  # p may have been changed since construction
+        _check_generator(generator)
         chosen = _rand(len(x), generator, x.device) < self.p  # (N,) one coin per image
         if bool(chosen.all()):
             return self.apply(x, **self.sample_params(x, generator))
@@ -99,10 +142,11 @@ class RandomResizedCrop(RandomOp):
 
     def __post_init__(self):
         super().__post_init__()
-        self.size = (self.size, self.size) if isinstance(self.size, int) else tuple(self.size)
-        if not (0 < self.scale[0] <= self.scale[1] <= 1 and 0 < self.ratio[0] <= self.ratio[1]):
-            raise ValueError(f"scale needs 0 < low <= high <= 1 (area fractions) and ratio 0 < low <= high "
-                             f"(width/height), got scale={self.scale}, ratio={self.ratio}")
+        self.size = _size(self.size, "RandomResizedCrop: size")
+        self.scale = _pair(self.scale, "RandomResizedCrop: scale", low=0, low_open=True, high=1,
+                           hint="area fractions of the image, e.g. (0.08, 1.0)")
+        self.ratio = _pair(self.ratio, "RandomResizedCrop: ratio", low=0, low_open=True,
+                           hint="width/height of the box, e.g. (3 / 4, 4 / 3)")
 
     def sample_params(self, x, generator=None):
         H, W = x.shape[2:]
@@ -122,6 +166,7 @@ class RandomResizedCrop(RandomOp):
 
     def apply(self, x, top, left, height, width):
         """A box ``(top, left, height, width)`` inside each image (numbers or (N,) tensors)."""
+        _check_boxes(x, top, left, height, width)
         ry = _resize_weights(top, height, x.shape[2], self.size[0], x)  # (N, out_h, H)
         rx = _resize_weights(left, width, x.shape[3], self.size[1], x)  # (N, out_w, W)
         with torch.autocast(x.device.type, enabled=False):  # keep x's dtype inside fit's mixed precision
@@ -130,10 +175,30 @@ class RandomResizedCrop(RandomOp):
 
     def __call__(self, x, generator=None):
         x = check_images(x, "RandomResizedCrop")
+        self._check_p()
+        _check_generator(generator)
         chosen = _rand(len(x), generator, x.device) < self.p  # (N,)
         full = {"top": 0, "left": 0, "height": x.shape[2], "width": x.shape[3]}
         return self.apply(x, **{k: torch.where(chosen, v, full[k])
                                 for k, v in self.sample_params(x, generator).items()})
+
+
+def _check_boxes(x: torch.Tensor, top, left, height, width) -> None:
+    """Each box must lie inside its image with at least 1x1 pixels: an empty box has no pixels to
+    average (its weights would divide 0 by 0 and fill the crop with NaN)."""
+    H, W = x.shape[2:]
+    t, l, h, w = (torch.as_tensor(v, device=x.device).reshape(-1) for v in (top, left, height, width))
+    for name, v in zip(("top", "left", "height", "width"), (t, l, h, w)):
+        if v.numel() not in (1, len(x)) or v.is_floating_point() and not torch.equal(v, v.round()):
+            raise ValueError(f"RandomResizedCrop.apply: {name} must be a whole number or an (N,) tensor "
+                             f"of them (N = {len(x)}), got {v.tolist()[:8]}")
+    bad = (t < 0) | (l < 0) | (h < 1) | (w < 1) | (t + h > H) | (l + w > W)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        box = tuple(int(v[i if len(v) > 1 else 0]) for v in (t, l, h, w))
+        raise ValueError(f"RandomResizedCrop.apply: the box (top, left, height, width) = {box} is not inside "
+                         f"the {H}x{W} image (it needs top, left >= 0, height, width >= 1, top + height <= {H}, "
+                         f"left + width <= {W}); take boxes from sample_params, or clip them to the image")
 
 
 @dataclass
@@ -162,9 +227,13 @@ class ColorJitter(RandomOp):
 
     def __post_init__(self):
         super().__post_init__()
-        if min(self.brightness, self.contrast, self.saturation) < 0 or not 0 <= self.hue <= 0.5:
-            raise ValueError(f"ColorJitter needs brightness, contrast, saturation >= 0 and 0 <= hue <= 0.5, "
-                             f"got {self.brightness}, {self.contrast}, {self.saturation}, {self.hue}")
+        for name in ("brightness", "contrast", "saturation"):
+            check_number(getattr(self, name), f"ColorJitter: {name}", low=0,
+                         hint="the factor is drawn in [max(0, 1 - s), 1 + s]; 0 leaves it out")
+        check_number(self.hue, "ColorJitter: hue", low=0, high=0.5,
+                     hint="the hue turns by up to this fraction of the colour wheel; 0 leaves it out")
+        if not isinstance(self.random_order, bool):
+            raise TypeError(f"ColorJitter: random_order must be True or False, got {self.random_order!r}")
 
     def sample_params(self, x, generator=None):
         u = _rand((4, len(x)), generator, x.device)  # (4, N)
@@ -179,9 +248,12 @@ class ColorJitter(RandomOp):
         return {**params, "order": tuple(order.tolist())}
 
     def apply(self, x, brightness=None, contrast=None, saturation=None, hue=None, order=(0, 1, 2, 3)):
-        """Factors are numbers or (N,) tensors; None skips that adjustment."""
-        steps = ((adjust_brightness, brightness), (adjust_contrast, contrast),
-                 (adjust_saturation, saturation), (adjust_hue, hue))
+        """Factors are numbers or (N,) tensors; None skips that adjustment. ``order`` lists the
+        adjustments by index (0 brightness, 1 contrast, 2 saturation, 3 hue)."""
+        if not isinstance(order, (tuple, list)) or any(isinstance(k, bool) or k not in range(4) for k in order):
+            raise ValueError(f"ColorJitter.apply: order must list indices 0-3 (0 brightness, 1 contrast, "
+                             f"2 saturation, 3 hue), got {order!r}")
+        steps = ((_brightness, brightness), (_contrast, contrast), (_saturation, saturation), (_hue, hue))
         for k in order:
             fn, factor = steps[k]
             x = x if factor is None else fn(x, factor)
@@ -194,7 +266,7 @@ class RandomGrayscale(RandomOp):
     p: float = 0.2
 
     def apply(self, x):
-        return rgb_to_gray(x).expand_as(x).contiguous()
+        return _gray(x).expand_as(x).contiguous()
 
 
 @dataclass
@@ -206,20 +278,31 @@ class GaussianBlur(RandomOp):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0 or not 0 < self.sigma[0] <= self.sigma[1]:
-            raise ValueError(f"GaussianBlur needs an odd kernel_size (3, 5, ...) and sigma 0 < low <= high, "
-                             f"got kernel_size={self.kernel_size}, sigma={self.sigma}")
+        k = check_number(self.kernel_size, "GaussianBlur: kernel_size", low=1, integer=True,
+                         hint="an odd width in pixels: 3, 5, 7, ...")
+        if k % 2 == 0:
+            raise ValueError(f"GaussianBlur: kernel_size must be odd (3, 5, 7, ...) so that the kernel has a "
+                             f"centre, got {k}; use {k + 1}")
+        self.sigma = _pair(self.sigma, "GaussianBlur: sigma", low=0, low_open=True,
+                           hint="the range of blur widths in pixels, e.g. (0.1, 2.0)")
 
     def sample_params(self, x, generator=None):
         lo, hi = self.sigma
         return {"sigma": lo + (hi - lo) * _rand(len(x), generator, x.device)}  # (N,)
 
     def apply(self, x, sigma):
+        """Blur image i with ``sigma[i]`` > 0 pixels (a number or an (N,) tensor)."""
         k, (H, W) = self.kernel_size, x.shape[2:]
         if k // 2 >= min(H, W):
-            raise ValueError(f"kernel_size {k} is too large for {H}x{W} images; use at most {2 * min(H, W) - 1}")
+            raise ValueError(f"GaussianBlur: kernel_size {k} is too large for {H}x{W} images (the reflect padding "
+                             f"needs kernel_size // 2 < the shorter side); use kernel_size <= {2 * min(H, W) - 1}, "
+                             f"or blur before shrinking the images")
+        sigma = per_image(sigma, x, "GaussianBlur: sigma")  # (N or 1, 1, 1, 1)
+        if bool((sigma <= 0).any()):
+            raise ValueError(f"GaussianBlur: sigma must be > 0 (the blur width in pixels), got "
+                             f"{sigma.flatten().tolist()[:8]}; leave the blur out instead of sigma = 0")
         t = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2  # (k,) tap offsets
-        w = torch.softmax(-(t / per_image(sigma, x).view(-1, 1)) ** 2 / 2, dim=1).view(-1, 1, 1, 1, k)  # kernels
+        w = torch.softmax(-(t / sigma.view(-1, 1)) ** 2 / 2, dim=1).view(-1, 1, 1, 1, k)  # kernels
         xp = F.pad(x, (k // 2, k // 2, 0, 0), mode="reflect")  # (N, C, H, W + k - 1)
         x = sum(w[..., i] * xp[..., i:i + W] for i in range(k))  # separable: along rows...
         xp = F.pad(x, (0, 0, k // 2, k // 2), mode="reflect")  # (N, C, H + k - 1, W)
@@ -232,6 +315,10 @@ class GaussianNoise(RandomOp):
     """Add pixel noise ``std * N(0, 1)``, then clip to [0, 1] (as torchvision's ``gaussian_noise``)."""
     std: float = 0.05
     p: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_number(self.std, "GaussianNoise: std", low=0, hint="the noise level in [0, 1] pixel units, e.g. 0.05")
 
     def sample_params(self, x, generator=None):
         return {"noise": self.std * _rand(x.shape, generator, x.device, normal=True).to(x.dtype)}  # (N, C, H, W)
@@ -253,9 +340,9 @@ class Cutout(RandomOp):
 
     def __post_init__(self):
         super().__post_init__()
-        if not (0 < self.size <= 1 and 0 <= self.value <= 1):
-            raise ValueError(f"Cutout needs 0 < size <= 1 (fraction of the image side) and value in [0, 1], "
-                             f"got size={self.size}, value={self.value}")
+        check_number(self.size, "Cutout: size", low=0, low_open=True, high=1,
+                     hint="the square's side as a fraction of the shorter image side, e.g. 0.5")
+        check_number(self.value, "Cutout: value", low=0, high=1, hint="the fill colour, 0 black to 1 white")
 
     def sample_params(self, x, generator=None):
         H, W = x.shape[2:]
@@ -280,9 +367,17 @@ class Compose:
     ops: list
 
     def __post_init__(self):
+        if not isinstance(self.ops, (list, tuple)):
+            one = "one op" if callable(self.ops) else type(self.ops).__name__
+            raise TypeError(f"Compose takes a list of ops, got {one} ({self.ops!r}); wrap it in a list: Compose([op])")
         self.ops = list(self.ops)
+        for i, op in enumerate(self.ops):
+            _check_op(op, f"Compose: ops[{i}]")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_generator(generator)
+        if not self.ops:  # nothing to do, but the same check of the images as every op
+            return check_images(x, "Compose")
         for op in self.ops:
             x = op(x, generator=generator)
         return x
@@ -292,6 +387,9 @@ class Compose:
 class TwoViews:
     """``x -> (x1, x2)``: two independent random augmentations of the same batch (SimCLR's views)."""
     transform: Callable  # (x, generator) -> x, e.g. simclr_augment()
+
+    def __post_init__(self):
+        _check_op(self.transform, "TwoViews: transform")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None):
         return self.transform(x, generator=generator), self.transform(x, generator=generator)
@@ -309,27 +407,21 @@ def simclr_augment(size: int = 32, strength: float = 1.0, blur: bool = False,
     size x size images come back unchanged or mirrored. s = 1 is the paper's ImageNet colour
     strength; its CIFAR-10 runs keep s = 1 crops with colour strength 0.5:
     ``simclr_augment(32, colour=0.5)``. Many CIFAR reproductions crop less hard, keeping at least
-    20% of the image: ``min_scale=0.2`` (it probes 1.4 points higher after 12 epochs with the
-    classroom recipe, measured).
+    20% of the image: ``min_scale=0.2``, as the classroom recipe ``RECIPES["simclr"]`` does (it
+    probes higher after a short run; ``python -m sslteach pretrain simclr`` measures a recipe).
 
     Args:
-        size: output side in pixels.
-        strength: s, scales crops, colour jitter and grayscale together.
+        size: output side in pixels, an int >= 1.
+        strength: s >= 0, scales crops, colour jitter and grayscale together.
         blur: add the Gaussian blur.
-        colour: strength of the colour jitter and grayscale alone (default: ``strength``).
+        colour: strength >= 0 of the colour jitter and grayscale alone (default: ``strength``).
         min_scale: smallest crop area fraction, in (0, 1] (default: 1 - 0.92 c from ``strength``).
+
+    Raises:
+        TypeError, ValueError: a setting of the wrong type or out of range; the message names it.
 
     - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
     """
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength < math.inf:
-        raise ValueError(f"strength must be a finite number >= 0 (0: flips only, 1: SimCLR's recipe), "
-                         f"got {strength!r}")
-    if colour is not None and (isinstance(colour, bool) or not isinstance(colour, numbers.Real)
-                               or not 0 <= colour < math.inf):
-        raise ValueError(f"colour must be a finite number >= 0 or None (same as strength), got {colour!r}")
-    if min_scale is not None and (isinstance(min_scale, bool) or not isinstance(min_scale, numbers.Real)
-                                  or not 0 < min_scale <= 1):
-        raise ValueError(f"min_scale must be a crop area fraction in (0, 1] or None, got {min_scale!r}")
     return Compose(list(simclr_ops(size, strength, blur, colour, min_scale).values()))
 
 
@@ -338,6 +430,15 @@ def simclr_ops(size: int = 32, strength: float = 1.0, blur: bool = False, colour
     """The ops of :func:`simclr_augment` by name, in order (``"crop"``, ``"flip"``, ``"colour jitter"``,
     ``"grayscale"``, and ``"blur"`` when asked), each set from ``strength`` as described there: the
     one place the recipe's formulas live (the augmentation explorer shows these ops one by one)."""
+    check_number(size, "size", low=1, integer=True, hint="the output side in pixels, e.g. 32 for CIFAR-10")
+    check_number(strength, "strength", low=0, hint="0: flips only, 1: SimCLR's recipe")
+    if not isinstance(blur, bool):
+        raise TypeError(f"blur must be True or False, got {blur!r}")
+    if colour is not None:
+        check_number(colour, "colour", low=0, hint="the colour strength, or None for the same as strength")
+    if min_scale is not None:
+        check_number(min_scale, "min_scale", low=0, low_open=True, high=1,
+                     hint="the smallest crop area fraction, or None to follow strength")
     c = min(float(strength), 1.0)
     s = float(strength if colour is None else colour)
     lo = round(1 - 0.92 * c, 6) if min_scale is None else float(min_scale)

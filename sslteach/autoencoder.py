@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import check_images
+from .utils import check_images, check_number
 from .models import ConvEncoder, Encoder, conv_bn_relu
 from .train import as_float_images, infer_batches
 
@@ -49,14 +49,29 @@ class ConvAutoencoder(nn.Module):
             that many channels, keeping the spatial layout (e.g. 16 -> 16×2×2 = 64 numbers). We
             squeeze channels rather than the pooled vector because a pooled vector has lost the
             *where*, and rebuilding positions from it would dominate the lesson.
-        in_channels: image channels when ``encoder`` is not given (3 colour, 1 grey).
+        in_channels: image channels when ``encoder`` is not given (3 colour, the default, or
+            1 grey); with an ``encoder`` it may be left out (it must match the encoder's).
     """
 
-    def __init__(self, encoder: Encoder | None = None, bottleneck: int | None = None, in_channels: int = 3):
+    def __init__(self, encoder: Encoder | None = None, bottleneck: int | None = None,
+                 in_channels: int | None = None):
         super().__init__()
-        self.encoder = encoder if encoder is not None else ConvEncoder(in_channels)
-        if bottleneck is not None and bottleneck < 1:
-            raise ValueError(f"bottleneck must be a positive number of channels or None, got {bottleneck}")
+        if in_channels is not None:
+            check_number(in_channels, "in_channels", low=1, integer=True)
+            if in_channels not in (1, 3):
+                raise ValueError(f"in_channels must be 3 (colour) or 1 (grey), got {in_channels}")
+        if encoder is None:
+            encoder = ConvEncoder(3 if in_channels is None else in_channels)
+        elif not all(hasattr(encoder, a) for a in ("block_dims", "forward_blocks", "in_channels")):
+            raise TypeError(f"encoder must be an sslteach Encoder (with block_dims and forward_blocks), got "
+                            f"{type(encoder).__name__}; use e.g. ConvEncoder() or leave it out")
+        elif in_channels is not None and in_channels != encoder.in_channels:
+            raise ValueError(f"in_channels={in_channels}, but the encoder takes {encoder.in_channels}-channel "
+                             f"images; leave in_channels out when you pass an encoder")
+        self.encoder = encoder
+        if bottleneck is not None:
+            check_number(bottleneck, "bottleneck", low=1, integer=True,
+                         hint="a positive number of code channels, or None for no bottleneck")
         dims = list(self.encoder.block_dims)
         self.bottleneck = nn.Conv2d(dims[-1], bottleneck, 1) if bottleneck else nn.Identity()
         code_dim = bottleneck or dims[-1]
@@ -95,6 +110,16 @@ def _rand(shape, x: torch.Tensor, generator: torch.Generator | None, normal: boo
     return fn(shape, generator=generator, device=device).to(x.device, x.dtype)
 
 
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}; "
+                        f"make one with torch.Generator().manual_seed(0)")
+
+
+def _check_fill(fill: float) -> None:
+    check_number(fill, "fill", low=0, high=1, hint="a pixel value: 0 black, 1 white")
+
+
 def add_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Gaussian pixel noise, clipped back to [0, 1]: ``clamp(x + std * eps, 0, 1)``, ``eps ~ N(0, 1)``.
 
@@ -103,9 +128,9 @@ def add_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = N
         std: noise standard deviation (>= 0), in units of the [0, 1] intensity range.
         generator: for reproducible noise (CPU generator, or one on x's device).
     """
-    check_images(x)
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
+    check_images(x, "add_noise")
+    check_number(std, "std", low=0, hint="a noise level in units of the [0, 1] pixel range, e.g. 0.2")
+    _check_generator(generator)
     return (x + std * _rand(x.shape, x, generator, normal=True)).clamp(0, 1)
 
 
@@ -116,22 +141,24 @@ def pixel_dropout(x: torch.Tensor, p: float, generator: torch.Generator | None =
     Unlike dropout as a regulariser, the kept pixels are not rescaled: this is a corruption.
 
     Args:
-        x: (N, C, H, W) float images.
+        x: (N, C, H, W) float images in [0, 1].
         p: drop probability in [0, 1].
+        generator: for reproducible dropout.
+        fill: value in [0, 1] written into dropped pixels.
     """
-    check_images(x)
-    if not 0 <= p <= 1:
-        raise ValueError(f"p (drop probability) must be in [0, 1], got {p}")
+    check_images(x, "pixel_dropout")
+    check_number(p, "p (drop probability)", low=0, high=1, hint="e.g. 0.25 drops a quarter of the pixels")
+    _check_fill(fill)
+    _check_generator(generator)
     N, C, H, W = x.shape
     drop = _rand((N, 1, H, W), x, generator) < p             # (N, 1, H, W) bool
     return x.masked_fill(drop, fill)
 
 
-def _check_mask_args(ratio: float, patch_size: int) -> None:
-    if not 0 <= ratio < 1:
-        raise ValueError(f"ratio must be in [0, 1) (a fraction of patches, some must stay visible), got {ratio}")
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+def _check_mask_args(ratio: float, patch_size: int, name: str = "ratio") -> None:
+    check_number(ratio, name, low=0, high=1, high_open=True,
+                 hint="a fraction of the patches in [0, 1) (some must stay visible); MAE uses 0.75")
+    check_number(patch_size, "patch_size", low=1, integer=True, hint="the side of a patch in pixels, e.g. 4")
 
 
 def mask_patches(x: torch.Tensor, ratio: float, patch_size: int = 4,
@@ -141,14 +168,16 @@ def mask_patches(x: torch.Tensor, ratio: float, patch_size: int = 4,
     The image is cut into a ``ceil(H / patch_size) × ceil(W / patch_size)`` grid (patches on the
     right and bottom edge are cropped when the size does not divide); each image gets its own
     random choice of patches, which are set to ``fill``. This is MAE's masking, on pixels for a CNN
-    instead of on tokens for a Transformer.
+    instead of on tokens for a Transformer. When ``ratio > 0``, at least one patch is hidden and at
+    least one stays visible, even where ``round(ratio * num_patches)`` would give 0 or all of them
+    (a masked loss over no hidden pixel would teach nothing).
 
     Args:
-        x: (N, C, H, W) float images.
+        x: (N, C, H, W) float images in [0, 1].
         ratio: fraction of patches to hide, in [0, 1) (MAE uses 0.75).
-        patch_size: side of a patch in pixels.
+        patch_size: side of a patch in pixels; with ``ratio > 0`` the grid needs at least 2 patches.
         generator: for a reproducible mask.
-        fill: value written into hidden patches.
+        fill: value in [0, 1] written into hidden patches.
 
     Returns:
         x_masked: (N, C, H, W), hidden patches set to ``fill``.
@@ -156,11 +185,16 @@ def mask_patches(x: torch.Tensor, ratio: float, patch_size: int = 4,
 
     - He et al., Masked Autoencoders Are Scalable Vision Learners, 2022.
     """
-    check_images(x)
+    check_images(x, "mask_patches")
     _check_mask_args(ratio, patch_size)
+    _check_fill(fill)
+    _check_generator(generator)
     N, C, H, W = x.shape
     gh, gw = -(-H // patch_size), -(-W // patch_size)       # grid size, rounded up
-    num_masked = round(ratio * gh * gw)
+    if ratio > 0 and gh * gw < 2:
+        raise ValueError(f"patch_size={patch_size} covers the whole {H}×{W} image in one patch, so nothing "
+                         f"could stay visible; use a patch_size of at most {max(H, W) // 2}")
+    num_masked = min(max(round(ratio * gh * gw), 1), gh * gw - 1) if ratio > 0 else 0
     order = _rand((N, gh * gw), x, generator).argsort(dim=1)  # (N, P) random permutation per image
     grid = torch.zeros(N, gh * gw, device=x.device, dtype=x.dtype)
     grid.scatter_(1, order[:, :num_masked], 1.0)             # (N, P), exactly num_masked ones per row
@@ -189,15 +223,16 @@ class Corruption:
 
     def __init__(self, noise_std: float = 0.0, drop_p: float = 0.0, mask_ratio: float = 0.0,
                  patch_size: int = 4, generator: torch.Generator | None = None):
-        if noise_std < 0 or not 0 <= drop_p <= 1:
-            raise ValueError(f"need noise_std >= 0 and drop_p in [0, 1], got {noise_std} and {drop_p}")
-        _check_mask_args(mask_ratio, patch_size)
+        check_number(noise_std, "noise_std", low=0, hint="0 for no noise, e.g. 0.2")
+        check_number(drop_p, "drop_p", low=0, high=1, hint="0 for no pixel dropout, e.g. 0.25")
+        _check_mask_args(mask_ratio, patch_size, "mask_ratio")
+        _check_generator(generator)
         self.noise_std, self.drop_p, self.mask_ratio = noise_std, drop_p, mask_ratio
         self.patch_size, self.generator = patch_size, generator
 
     def with_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Corrupted images (N, C, H, W) and the patch mask (N, 1, H, W) (all 0 without masking)."""
-        check_images(x)
+        check_images(x, "Corruption")
         if self.noise_std > 0:
             x = add_noise(x, self.noise_std, self.generator)
         if self.drop_p > 0:
@@ -225,14 +260,22 @@ def masked_mse(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torc
         mask: (N, 1, H, W) (or (N, C, H, W)), 1 = hidden, 0 = visible.
 
     Returns:
-        Scalar: ``sum(mask * (x_hat - x)^2) / (number of hidden pixel values)``; 0 if none is hidden.
+        Scalar: ``sum(mask * (x_hat - x)^2) / (number of hidden pixel values)``; 0 (with a zero
+        gradient, not NaN) if none is hidden.
     """
+    for name, t in (("x_hat", x_hat), ("x", x), ("mask", mask)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor, got {type(t).__name__}; convert with torch.as_tensor(...)")
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
     if mask.ndim != 4 or mask.shape[0] != x.shape[0] or mask.shape[2:] != x.shape[2:] \
             or mask.shape[1] not in (1, x.shape[1]):
         raise ValueError(f"mask must have shape (N, 1, H, W) = {(x.shape[0], 1, *x.shape[2:])}, "
-                         f"got {tuple(mask.shape)}")
+                         f"got {tuple(mask.shape)}; use the mask that mask_patches returns")
+    lo, hi = torch.aminmax(mask.detach().float())  # NaN propagates into both
+    if not (lo >= 0 and hi <= 1):
+        raise ValueError("mask must hold 1 where a pixel is hidden and 0 where it is visible (values in "
+                         "[0, 1]), got values outside; use the mask that mask_patches returns")
     mask = mask.to(x_hat.dtype).expand_as(x_hat)             # (N, C, H, W)
     return ((x_hat - x) ** 2 * mask).sum() / mask.sum().clamp_min(1)
 
@@ -248,27 +291,53 @@ def reconstruction_step(kind: str = "plain", *, noise_std: float = 0.3, mask_rat
       loss = :func:`masked_mse` ``(model(x_m), x, mask)``.
 
     The batch is a uint8 or float image batch, or an ``(images, labels)`` tuple (labels ignored).
+    ``corrupt`` may also return ``(x_corrupted, mask)`` (as ``Corruption.with_mask``); the mask is
+    then ignored.
 
     Returns:
         ``step(model, batch) -> loss``.
+
+    Raises:
+        ValueError: an unknown ``kind``, a level out of range, or ``corrupt`` with another kind
+            than ``"denoising"`` (it would be silently ignored).
     """
     if kind not in ("plain", "denoising", "masked"):
         raise ValueError(f"kind must be 'plain', 'denoising' or 'masked', got {kind!r}")
     if kind == "masked":
-        _check_mask_args(mask_ratio, patch_size)  # fail now, not at the first batch
+        _check_mask_args(mask_ratio, patch_size, "mask_ratio")  # fail now, not at the first batch
+    if corrupt is not None and kind != "denoising":
+        raise ValueError(f"corrupt= is only used by kind='denoising', got kind={kind!r}; pass "
+                         f"kind='denoising' to train on corrupted inputs, or leave corrupt out")
+    if corrupt is not None and not callable(corrupt):
+        raise TypeError(f"corrupt must be a function of the images, e.g. Corruption(noise_std=0.2), "
+                        f"got {type(corrupt).__name__}")
     if kind == "denoising" and corrupt is None:
+        check_number(noise_std, "noise_std", low=0, hint="the noise level, e.g. 0.3")
+
         def corrupt(x):
             return add_noise(x, noise_std)
 
     def step(model: nn.Module, batch) -> torch.Tensor:
         x = as_float_images(batch)
         if kind == "plain":
-            return F.mse_loss(model(x), x)
+            return F.mse_loss(_rebuild(model, x), x)
         if kind == "denoising":
-            return F.mse_loss(model(corrupt(x)), x)
+            x_in = corrupt(x)
+            return F.mse_loss(_rebuild(model, x_in[0] if isinstance(x_in, tuple) else x_in), x)
         x_masked, mask = mask_patches(x, mask_ratio, patch_size)
-        return masked_mse(model(x_masked), x, mask)
+        return masked_mse(_rebuild(model, x_masked), x, mask)
     return step
+
+
+def _rebuild(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``, checked to be an image batch of x's shape (else the loss would broadcast)."""
+    x_hat = model(x)
+    if not isinstance(x_hat, torch.Tensor) or x_hat.shape != x.shape:
+        shape = tuple(x_hat.shape) if isinstance(x_hat, torch.Tensor) else type(x_hat).__name__
+        raise ValueError(f"the model must return reconstructions of its input's shape {tuple(x.shape)}, "
+                         f"got {shape}; is it an autoencoder (e.g. ConvAutoencoder) for "
+                         f"{x.shape[1]}-channel images?")
+    return x_hat
 
 
 # ---- helpers for notebooks ----------------------------------------------------------------------
@@ -289,12 +358,16 @@ def reconstruct(model: nn.Module, x: torch.Tensor, corrupt: Callable | None = No
         x_in: (N, C, H, W) float32 CPU, what the model saw.
         x_hat: (N, C, H, W) float32 CPU, its reconstruction.
     """
+    if corrupt is not None and not callable(corrupt):
+        raise TypeError(f"corrupt must be a function of the images, e.g. Corruption(mask_ratio=0.5), "
+                        f"or None, got {type(corrupt).__name__}")
+    check_number(batch_size, "batch_size", low=1, integer=True, hint="images per forward pass, e.g. 500")
 
     def run(model, xb):
         if corrupt is not None:
             xb = corrupt(xb)
             xb = xb[0] if isinstance(xb, tuple) else xb
-        return xb, model(xb)
+        return xb, _rebuild(model, xb)
 
     return infer_batches(model, x, run, batch_size=batch_size, device=device)
 
@@ -308,4 +381,7 @@ def reconstruction_error(model: nn.Module, x: torch.Tensor, corrupt: Callable | 
     """
     _, x_hat = reconstruct(model, x, corrupt, batch_size, device)
     target = as_float_images(x).float()
+    if x_hat.shape != target.shape:
+        raise ValueError(f"corrupt changed the images' shape from {tuple(target.shape)} to {tuple(x_hat.shape)}; "
+                         f"a corruption must keep the shape so the reconstruction can be compared pixel by pixel")
     return ((x_hat - target.cpu()) ** 2).mean(dim=(1, 2, 3))  # (N,)

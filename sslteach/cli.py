@@ -8,31 +8,36 @@ Pre-training (:func:`sslteach.pretrained.pretrain`, with the method's classroom 
 flags change it) saves the encoder (``state_dict``), its ``config`` (``build_encoder(**config)``
 rebuilds it), the method, the recipe, every argument, the seed, the wall time, the history and the
 probe results, atomically with a ``.sha256``; ``probe`` reads it back with ``weights_only=True``.
+
+Every error is one line on stderr, ``<command>: error: <what is wrong and how to fix it>``, with
+exit code 2 and no traceback; ``--debug`` shows the traceback. Arguments are checked before any
+training, so a wrong ``--out`` or ``--device`` fails at once, not after the run.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-import torch
-
-from .data import load_cifar10
+from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
-from .models import build_encoder
-from .pretrained import METHODS, RECIPES, pretrain as pretrain_encoder, save_pretrained
-from .train import load_checkpoint
-from .utils import REPO_ROOT, get_device
+from .pretrained import METHODS, RECIPES, load_encoder, pretrain as pretrain_encoder
+from .train import CheckpointError, load_checkpoint
+from .utils import REPO_ROOT, check_number, check_out_path, get_device
 
+PROG = "python -m sslteach"
 # command-line flag -> recipe setting (a flag left out keeps the method's recipe value)
 RECIPE_FLAGS = ("epochs", "batch_size", "lr", "weight_decay", "temperature", "strength", "colour", "min_scale",
                 "kind", "n_per_class")
 # --encoder -> the recipe's encoder config (left out: the method's classroom CNN)
 ENCODERS = {"conv-stride": dict(name="conv", downsample="stride"), "conv-pool": dict(name="conv", downsample="pool"),
             "resnet18": dict(name="resnet18")}
+NOT_SAVED = ("func", "debug", "argv")  # namespace entries that are not settings of the run
 
 
 def pretrain(args: argparse.Namespace) -> dict:
@@ -41,10 +46,12 @@ def pretrain(args: argparse.Namespace) -> dict:
         overrides["encoder"] = ENCODERS[args.encoder]  # recipe_for deep-copies it
     unknown = sorted(set(overrides) - set(RECIPES[args.method]))
     if unknown:
-        raise SystemExit(f"--{unknown[0].replace('_', '-')} is not a setting of {args.method}; its "
+        raise ValueError(f"--{unknown[0].replace('_', '-')} is not a setting of {args.method}; its "
                          f"settings are {', '.join(RECIPES[args.method])}")
-    encoder, info = pretrain_encoder(args.method, seed=args.seed, device=args.device, **overrides)
-    device, n = get_device(args.device), info["recipe"]["n_per_class"]
+    device = get_device(args.device)             # all checked before training, not after it
+    check_out_path(args.out, "--out")
+    run = pretrain_encoder(args.method, seed=args.seed, device=device, **overrides)
+    encoder, n = run.encoder, run.recipe["n_per_class"]
     train = load_cifar10("train", n_per_class=n)
     test = load_cifar10("test", n_per_class=n and max(2, n // 5))
     feats = {args.method: (extract_features(encoder, train.images, device=device),
@@ -52,26 +59,25 @@ def pretrain(args: argparse.Namespace) -> dict:
     budgets = (10, None) if n is None or n >= 10 else (None,)
     table = probe_table(feats, train.labels, test.labels, labels_per_class=budgets)
     print(format_table(table))
-    save_pretrained(args.out, encoder, info, metrics=table[args.method],
-                    args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "func"},
-                    command=" ".join(["python -m sslteach"] + sys.argv[1:]))
-    print(f"saved {args.out} ({info['seconds']:.0f} s of training on {device})")
+    run.save(args.out, metrics=table[args.method],
+             args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in NOT_SAVED},
+             command=f"{PROG} {shlex.join(args.argv)}")
+    print(f"saved {args.out} ({run.info['seconds']:.0f} s of training on {device})")
     return table[args.method]
 
 
 def probe(args: argparse.Namespace) -> dict:
-    ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    if "config" not in ckpt:
-        raise SystemExit(f"{args.checkpoint} has no encoder config: it was not written by "
-                         f"`python -m sslteach pretrain`")
-    encoder = build_encoder(**ckpt["config"])
-    load_checkpoint(args.checkpoint, encoder)
     device = get_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint)      # sha256 checked; a missing or broken file fails here
+    if "config" not in ckpt:
+        raise CheckpointError(f"{args.checkpoint} has no encoder config: it was not written by "
+                              f"`{PROG} pretrain` (or PretrainRun.save()), so its encoder cannot be rebuilt")
+    encoder = load_encoder(args.checkpoint)
     train, test = load_cifar10("train"), load_cifar10("test")
     block = None if args.block == -1 else args.block
     feats = {ckpt.get("method", "encoder"): (extract_features(encoder, train.images, device=device, block=block),
                                              extract_features(encoder, test.images, device=device, block=block))}
-    budgets = tuple(None if k == "all" else int(k) for k in args.labels_per_class)
+    budgets = tuple(args.labels_per_class)
     table = probe_table(feats, train.labels, test.labels, labels_per_class=budgets)
     print(format_table(table))
     return next(iter(table.values()))
@@ -79,6 +85,17 @@ def probe(args: argparse.Namespace) -> dict:
 
 def notebooks(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] or sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no notebook file {', '.join(missing)}; check the path (e.g. "
+                                f"notebooks/01_why_self_supervised.ipynb), or leave it out to run all of notebooks/")
+    if not paths:
+        raise FileNotFoundError(f"no notebooks named like 01_*.ipynb in {REPO_ROOT / 'notebooks'}")
+    not_notebooks = [str(p) for p in paths if p.suffix != ".ipynb"]
+    if not_notebooks:
+        raise ValueError(f"{', '.join(not_notebooks)} is not a notebook (.ipynb); pass notebook files")
+    if args.mode == "quick":
+        check_out_path(args.tmp, "--tmp", folder=True)
     env = dict(os.environ, SSLTEACH_QUICK="1" if args.mode == "quick" else "0")
     failed = 0
     for nb in paths:
@@ -95,40 +112,113 @@ def notebooks(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sslteach", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+# ---- argument types: a bad value is a one-line usage error before anything runs
 
-    pre = sub.add_parser("pretrain", help="pre-train an encoder on the shipped CIFAR-10 (no labels) and save it")
+def number(kind: type = float, **limits) -> Callable[[str], float | int]:
+    """An argparse ``type``: the text as a ``kind`` (int or float) within ``limits`` (the keywords of
+    :func:`sslteach.utils.check_number`); NaN and infinities are refused."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        try:
+            return check_number(value, "the value", integer=kind is int, **limits)
+        except (TypeError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+
+def labels_per_class(text: str) -> int | None:
+    """``all`` (every label) or a number of labels per class >= 1."""
+    if text == "all":
+        return None
+    try:
+        return number(int, low=1)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or a number of labels per class >= 1, got {text!r}") from None
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with each usage error on one line: ``prog: error: message (see prog --help)``, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def exit_code(stop: SystemExit) -> int:
+    """The exit code a ``SystemExit`` carries (None is 0, a message is 2)."""
+    return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+
+
+def run(prog: str, call: Callable[[], int | None], debug: bool = False) -> int:
+    """``call()``'s exit code (None and non-int results are 0); an error becomes one line on stderr,
+    ``prog: error: message``, and exit code 2, or is re-raised with its traceback when ``debug``."""
+    try:
+        result = call()
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - every error, expected or not, is one line without --debug
+        if debug:
+            raise
+        expected = isinstance(err, (ValueError, TypeError, OSError, FloatingPointError, DataError))
+        tail = "" if expected else f" ({type(err).__name__}; run again with --debug for the traceback)"
+        print(f"{prog}: error: {one_line(err) or type(err).__name__}{tail}", file=sys.stderr)
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = argparse.ArgumentParser(add_help=False)  # --debug after the command works too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+    sub = p.add_subparsers(dest="command", required=True)
+    positive, at_least_0 = dict(low=0, low_open=True), dict(low=0)
+
+    pre = sub.add_parser("pretrain", parents=[common], help="pre-train an encoder on the shipped CIFAR-10 (no labels) and save it")
     pre.add_argument("method", choices=METHODS)
     pre.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
-    pre.add_argument("--epochs", type=int, default=None, help="default (like every setting left out): "
-                     "the method's classroom recipe, sslteach.pretrained.RECIPES")
-    pre.add_argument("--batch-size", type=int, default=None)
-    pre.add_argument("--lr", type=float, default=None, help="AdamW learning rate (cosine schedule)")
-    pre.add_argument("--weight-decay", type=float, default=None)
-    pre.add_argument("--temperature", type=float, default=None, help="simclr: InfoNCE temperature")
-    pre.add_argument("--strength", type=float, default=None, help="simclr: augmentation strength")
-    pre.add_argument("--colour", type=float, default=None, help="simclr: colour-jitter strength (default 0.5)")
-    pre.add_argument("--min-scale", type=float, default=None, help="simclr: smallest crop area fraction (default 0.2)")
+    pre.add_argument("--epochs", type=number(int, low=1), default=None, help="default (like every setting left "
+                     "out): the method's classroom recipe, sslteach.pretrained.RECIPES")
+    pre.add_argument("--batch-size", type=number(int, low=1), default=None)
+    pre.add_argument("--lr", type=number(**positive), default=None, help="AdamW learning rate (cosine schedule)")
+    pre.add_argument("--weight-decay", type=number(**at_least_0), default=None)
+    pre.add_argument("--temperature", type=number(**positive), default=None, help="simclr: InfoNCE temperature")
+    pre.add_argument("--strength", type=number(**at_least_0), default=None, help="simclr: augmentation strength")
+    pre.add_argument("--colour", type=number(**at_least_0), default=None,
+                     help="simclr: colour-jitter strength (default 0.5)")
+    pre.add_argument("--min-scale", type=number(low=0, low_open=True, high=1), default=None,
+                     help="simclr: smallest crop area fraction (default 0.2)")
     pre.add_argument("--kind", default=None, choices=("plain", "denoising", "masked"),
                      help="autoencoder: variant")
-    pre.add_argument("--n-per-class", type=int, default=None, help="use only this many images per class")
+    pre.add_argument("--n-per-class", type=number(int, low=1), default=None,
+                     help="use only this many images per class")
     pre.add_argument("--encoder", default=None, choices=tuple(ENCODERS),
                      help="default: the recipe's small CNN (simclr: conv-pool, others: conv-stride); "
                           "resnet18 (11M weights) wants a GPU")
-    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--seed", type=number(int, low=0, high=2**32 - 1), default=0)
     pre.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     pre.set_defaults(func=pretrain)
 
-    pr = sub.add_parser("probe", help="linear probe and kNN of a saved encoder on CIFAR-10 10k/2k")
+    pr = sub.add_parser("probe", parents=[common], help="linear probe and kNN of a saved encoder on CIFAR-10 10k/2k")
     pr.add_argument("checkpoint", type=Path)
-    pr.add_argument("--labels-per-class", nargs="+", default=["10", "100", "all"])
-    pr.add_argument("--block", type=int, default=-1, help="probe the pooled output of this block")
+    pr.add_argument("--labels-per-class", nargs="+", type=labels_per_class, default=[10, 100, None],
+                    help="labels per class for the probes: numbers, or 'all' (default: 10 100 all)")
+    pr.add_argument("--block", type=number(int, low=-1), default=-1,
+                    help="probe the pooled output of this block (-1: the encoder's output)")
     pr.add_argument("--device", default=None)
     pr.set_defaults(func=probe)
 
-    nb = sub.add_parser("notebooks", help="execute the notebooks and print each one's wall time")
+    nb = sub.add_parser("notebooks", parents=[common], help="execute the notebooks and print each one's wall time")
     nb.add_argument("paths", nargs="*", help="notebooks (default: all of notebooks/)")
     nb.add_argument("--mode", choices=("quick", "classroom"), default="quick",
                     help="classroom saves the outputs in place; quick writes copies to --tmp")
@@ -137,7 +227,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    result = args.func(args)
-    return result if isinstance(result, int) else 0
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; returns its exit code: 0 done, 1 a notebook failed, 2 an error (one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or a usage error already printed on one line (2)
+        return exit_code(stop)
+    args.argv = argv
+    return run(f"{PROG} {args.command}", lambda: args.func(args), debug=args.debug)

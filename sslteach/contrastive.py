@@ -12,6 +12,14 @@ its *negatives*. InfoNCE is a 2N-way classification: "which candidate is my posi
 Views are numbered as in ``torch.cat([z1, z2])``: view ``i < N`` is ``z1[i]``, view ``N + i`` is
 ``z2[i]``, and the positive of view ``i`` is view ``(i + N) % 2N``.
 
+Only directions count: every function divides each row by its length first (:func:`unit_rows`,
+safe for rows of any length). An all-zero row has no direction, so its cosine similarity is
+undefined. The InfoNCE functions (``info_nce``, ``info_nce_loop``, ``contrastive_accuracy``,
+``anchor_distribution``) give it similarity 0 with every view, as ``F.cosine_similarity`` does,
+so a training step never stops on one; a dead output (every row 0) then scores the collapse value
+``log(2N - 1)``, the worst case. ``alignment`` and ``uniformity`` measure points on the unit
+sphere, where a zero vector has no place: they refuse all-zero rows with a ValueError.
+
 - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
 - van den Oord et al., Representation Learning with Contrastive Predictive Coding, 2018.
 - Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
@@ -28,35 +36,67 @@ from torch import nn
 
 from .models import ConvEncoder, ProjectionHead
 from .train import as_float_images
+from .utils import check_finite, check_number, unit_rows
+
+
+def _check_z(z: torch.Tensor, name: str) -> None:
+    if not torch.is_tensor(z):
+        raise TypeError(f"{name} must be a tensor of projections (N, D), got {type(z).__name__}; "
+                        f"convert with torch.as_tensor({name}, dtype=torch.float32)")
+    if z.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D tensor of projections (N, D), got shape {tuple(z.shape)}; "
+                         f"flatten feature maps first with {name}.flatten(1)")
+    if not z.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor, got {z.dtype}; use {name}.float()")
+    if z.shape[1] == 0:
+        raise ValueError(f"{name} has shape {tuple(z.shape)}: each row needs at least D = 1 number")
+    check_finite(z, name, "the network's output is NaN/inf: the training diverged (lower the learning "
+                          "rate, or reload a good checkpoint) or the input images hold NaN")
 
 
 def _check_views(z1: torch.Tensor, z2: torch.Tensor, min_n: int = 2) -> None:
-    for name, z in (("z1", z1), ("z2", z2)):
-        if not torch.is_tensor(z) or z.ndim != 2:
-            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
-            raise ValueError(f"{name} must be a 2-D tensor of projections (N, D), got {shape}; "
-                             f"flatten feature maps first with z.flatten(1)")
-        if not z.is_floating_point():
-            raise TypeError(f"{name} must be a float tensor, got {z.dtype}; use {name}.float()")
+    _check_z(z1, "z1")
+    _check_z(z2, "z2")
     if z1.shape != z2.shape:
         raise ValueError(f"z1 and z2 must have the same shape (row i of each is a view of image i), "
                          f"got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if z1.device != z2.device:
+        raise ValueError(f"z1 is on {z1.device} but z2 on {z2.device}; move both to one device")
     if z1.shape[0] < min_n:
         raise ValueError(f"need N >= {min_n} pairs of views (with N = 1 a view has no negative), "
                          f"got N = {z1.shape[0]}; use a larger batch (TensorLoader(..., drop_last=True) "
                          f"avoids a last batch of one)")
 
 
-def _check_temperature(temperature: float) -> None:
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0 (typical values 0.05 to 1), "
-                         f"got {temperature!r}")
+def _check_temperature(temperature):
+    """``temperature`` as a float (a one-element tensor stays a tensor: a learnable τ keeps its grad)."""
+    value = check_number(temperature, "temperature", low=0, low_open=True,
+                         hint="typical values are 0.05 to 1")
+    return temperature if torch.is_tensor(temperature) else value
 
 
 def _unit_views(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """L2-normalised ``cat([z1, z2])`` in float32 at least (float64 stays float64): (2N, D)."""
-    dtype = torch.promote_types(z1.dtype, torch.float32)  # bfloat16/float16 -> float32
-    return F.normalize(torch.cat([z1, z2]).to(dtype), dim=1)  # (2N, D), rows of norm 1
+    """:func:`unit_rows` of ``cat([z1, z2])``: (2N, D)."""
+    return unit_rows(torch.cat([z1, z2]))
+
+
+def _on_the_sphere(z: torch.Tensor, name: str, what: str) -> torch.Tensor:
+    """``unit_rows(z)``, refusing all-zero rows: the sphere diagnostics are undefined for them."""
+    zero = z.detach().abs().amax(dim=1) == 0                       # (N,) rows without a direction
+    if bool(zero.any()):
+        rows = zero.nonzero().flatten().tolist()
+        if len(rows) == len(z):
+            raise ValueError(f"{what} got a dead output: every row of {name} is 0. A zero vector has no "
+                             f"direction, so it has no point on the unit sphere; a network that outputs 0 "
+                             f"for every input has collapsed (the worst case, not a perfect score). Check "
+                             f"the encoder and head: a ReLU as the last layer, a learning rate too high, "
+                             f"weights that became 0")
+        shown = f"{rows[:5]}"[:-1] + (", ...]" if len(rows) > 5 else "]")
+        raise ValueError(f"{what} measures points on the unit sphere, but {len(rows)} of the {len(z)} rows "
+                         f"of {name} {'is' if len(rows) == 1 else 'are'} all zeros (rows {shown}), and a zero "
+                         f"vector has no direction; drop those rows, or find why the network outputs 0 for "
+                         f"those inputs")
+    return unit_rows(z)
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -71,7 +111,10 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
     so the loss is one (2N, 2N) matrix product and ``F.cross_entropy`` (whose log-sum-exp is
     numerically stable). The diagonal is masked with the most negative float instead of -inf, so no
     ``inf - inf`` can make a NaN. The computation runs in float32 (float64 inputs stay float64) with
-    autocast off: finite values and gradients for τ from 0.01 to 10, also for bfloat16 inputs.
+    autocast off: finite values and gradients for τ from 0.01 to 10, also for bfloat16 inputs. The
+    loss does not depend on the length of each row, and rows of any length (1e-30 to 1e30 in
+    float32) are normalised without overflow or underflow (:func:`unit_rows`); an all-zero row has
+    similarity 0 with every view (module docstring).
 
     Args:
         z1: (N, D) projections of the first views; N >= 2.
@@ -88,7 +131,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
         torch.Size([])
     """
     _check_views(z1, z2)
-    _check_temperature(temperature)
+    temperature = _check_temperature(temperature)
     n = z1.shape[0]
     with torch.autocast(z1.device.type, enabled=False):
         z = _unit_views(z1, z2)                                  # (2N, D)
@@ -106,9 +149,10 @@ def info_nce_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) 
         ℓ(i, j) = -log  exp(sim(z_i, z_j) / τ) / Σ_{k=1..2N, k≠i} exp(sim(z_i, z_k) / τ)
         L       = 1/(2N) Σ_{k=1..N} [ℓ(2k-1, 2k) + ℓ(2k, 2k-1)]
 
-    For teaching and testing only: O(N²) Python steps, and no overflow guard (in float32, ``exp``
-    overflows for τ below about 0.012; use float64). Equals :func:`info_nce` (same view order up
-    to a relabelling, which does not change the mean).
+    For teaching and testing only: O(N²) Python steps, and no overflow guard (in float32,
+    ``exp(1 / τ)`` overflows for τ below 1 / 88.7 ≈ 0.0113; use float64). Equals :func:`info_nce`
+    (same view order up to a relabelling, which does not change the mean), also for all-zero rows
+    (similarity 0).
 
     Args:
         z1, z2: (N, D) projections of the two views; N >= 2.
@@ -118,12 +162,17 @@ def info_nce_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) 
         Scalar loss, differentiable.
     """
     _check_views(z1, z2)
-    _check_temperature(temperature)
-    n, tau = z1.shape[0], temperature
-    z = [v for k in range(n) for v in (z1[k], z2[k])]  # 0-based: views 2k, 2k+1 are a pair
+    n, tau = z1.shape[0], _check_temperature(temperature)
+    dtype = torch.promote_types(z1.dtype, torch.float32)  # bfloat16/float16 -> float32
+    z = [v.to(dtype) for k in range(n) for v in (z1[k], z2[k])]  # 0-based: views 2k, 2k+1 are a pair
 
-    def sim(u, v):  # cosine similarity
-        return torch.dot(u, v) / (u.norm() * v.norm())
+    def unit(v):  # v / ‖v‖; dividing by max |v_d| first keeps ‖v‖ in range; the zero vector stays 0
+        m = v.detach().abs().max()
+        v = v / m if m > 0 else v
+        return v / v.norm() if m > 0 else v
+
+    def sim(u, v):  # cosine similarity; 0 when u or v is the zero vector (it has no direction)
+        return torch.dot(unit(u), unit(v))
 
     def ell(i, j):
         numerator = torch.exp(sim(z[i], z[j]) / tau)
@@ -139,19 +188,22 @@ def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2) -> torch.Ten
     ``align = 1/N Σ_i ‖ẑ1_i - ẑ2_i‖^α`` with ``ẑ = z / ‖z‖``; ranges over [0, 2^α].
 
     Args:
-        z1, z2: (N, D) projections of the two views.
+        z1, z2: (N, D) projections of the two views, no row all zeros.
         alpha: exponent α > 0.
 
     Returns:
-        Scalar tensor.
+        Scalar tensor (float32, or float64 for float64 inputs).
+
+    Raises:
+        ValueError: a row is all zeros. It has no direction, hence no point on the sphere; a dead
+            output (every row 0) would otherwise score a perfect 0.
 
     - Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
       Uniformity on the Hypersphere, 2020.
     """
     _check_views(z1, z2, min_n=1)
-    if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
-    u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)  # (N, D) each
+    alpha = check_number(alpha, "alpha", low=0, low_open=True, hint="Wang & Isola use alpha=2")
+    u1, u2 = _on_the_sphere(z1, "z1", "alignment"), _on_the_sphere(z2, "z2", "alignment")  # (N, D) each
     return (u1 - u2).norm(dim=1).pow(alpha).mean()
 
 
@@ -164,18 +216,24 @@ def uniformity(z: torch.Tensor, t: float = 2) -> torch.Tensor:
     finite even for identical vectors (where ``torch.pdist``'s square root has none).
 
     Args:
-        z: (N, D) vectors, N >= 2 (e.g. ``z1``, or ``torch.cat([z1, z2])``).
+        z: (N, D) vectors, N >= 2, no row all zeros (e.g. ``z1``, or ``torch.cat([z1, z2])``).
         t: scale t > 0.
 
     Returns:
-        Scalar tensor.
+        Scalar tensor (float32, or float64 for float64 inputs).
+
+    Raises:
+        ValueError: a row is all zeros (no direction); a dead output (every row 0) would otherwise
+            score -2t, as if spread perfectly.
 
     - Wang & Isola, 2020 (as in :func:`alignment`).
     """
-    _check_views(z, z)
-    if not t > 0:
-        raise ValueError(f"t must be > 0, got {t}")
-    u = F.normalize(z, dim=1)                                   # (N, D)
+    _check_z(z, "z")
+    if len(z) < 2:
+        raise ValueError(f"uniformity needs N >= 2 vectors (it averages over pairs), got shape "
+                         f"{tuple(z.shape)}; pass a whole batch, e.g. torch.cat([z1, z2])")
+    t = check_number(t, "t", low=0, low_open=True, hint="Wang & Isola use t=2")
+    u = _on_the_sphere(z, "z", "uniformity")                    # (N, D)
     sq_dist = (2 - 2 * u @ u.T).clamp_min(0)                    # (N, N) squared distances
     i, j = torch.triu_indices(len(u), len(u), offset=1, device=u.device)  # distinct pairs i < j
     return torch.logsumexp(-t * sq_dist[i, j], dim=0) - math.log(len(i))
@@ -190,12 +248,14 @@ def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         z1, z2: (N, D) projections of the two views; N >= 2.
 
     Returns:
-        Scalar float tensor in [0, 1]; chance level is 1 / (2N - 1).
+        Scalar float tensor in [0, 1]; chance level is 1 / (2N - 1). Ties (e.g. a collapsed
+        output) go to the lowest view index, so a collapse scores about chance.
     """
     _check_views(z1, z2)
     n = z1.shape[0]
-    z = _unit_views(z1, z2)                                     # (2N, D)
-    sim = z @ z.T                                               # (2N, 2N)
+    with torch.autocast(z1.device.type, enabled=False):
+        z = _unit_views(z1, z2)                                 # (2N, D)
+        sim = z @ z.T                                           # (2N, 2N)
     sim.fill_diagonal_(-math.inf)                               # never pick yourself
     target = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
     return (sim.argmax(dim=1) == target).float().mean()
@@ -229,10 +289,10 @@ def anchor_distribution(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0,
         An :class:`AnchorDistribution`.
     """
     _check_views(z1, z2)
-    _check_temperature(temperature)
+    temperature = _check_temperature(temperature)
     n = z1.shape[0]
-    if not (isinstance(anchor, int) and 0 <= anchor < 2 * n):
-        raise ValueError(f"anchor must be an integer view index in 0..{2 * n - 1} (2N views), got {anchor!r}")
+    anchor = check_number(anchor, "anchor", low=0, high=2 * n - 1, integer=True,
+                          hint=f"the index of a view among the 2N = {2 * n}: i < N is z1[i], N + i is z2[i]")
     z = _unit_views(z1, z2)                                     # (2N, D)
     views = torch.arange(2 * n, device=z.device)
     candidates = views[views != anchor]                         # (2N-1,) every view but the anchor
@@ -267,10 +327,17 @@ class SimCLR(nn.Module):
     def __init__(self, encoder: nn.Module | None = None, out_dim: int = 128,
                  hidden_dim: int | None = None, feature_dim: int | None = None):
         super().__init__()
+        if encoder is not None and not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be a torch.nn.Module (e.g. ConvEncoder()), "
+                            f"got {type(encoder).__name__}")
         self.encoder = encoder if encoder is not None else ConvEncoder()
-        feature_dim = feature_dim or getattr(self.encoder, "feature_dim", None)
+        feature_dim = feature_dim if feature_dim is not None else getattr(self.encoder, "feature_dim", None)
         if feature_dim is None:
             raise ValueError("cannot tell the width of h: pass feature_dim=... (the encoder's output width)")
+        feature_dim = check_number(feature_dim, "feature_dim", low=1, integer=True)
+        out_dim = check_number(out_dim, "out_dim", low=1, integer=True, hint="the width D of z, e.g. 128")
+        if hidden_dim is not None:
+            hidden_dim = check_number(hidden_dim, "hidden_dim", low=1, integer=True)
         self.head = ProjectionHead(feature_dim, hidden_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,12 +364,18 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
         >>> history = fit(SimCLR(), step, TensorLoader(images, batch_size=256, drop_last=True), opt)
     """
     if not callable(augment):
-        raise TypeError(f"augment must be a callable x -> (x1, x2), got {type(augment).__name__}")
-    _check_temperature(temperature)
+        raise TypeError(f"augment must be a callable x -> (x1, x2), got {type(augment).__name__}; "
+                        f"e.g. TwoViews(simclr_augment(32))")
+    temperature = _check_temperature(temperature)
 
     def step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
         x = as_float_images(batch)                   # (N, C, H, W) in [0, 1]; labels unused
-        x1, x2 = augment(x)                          # two random views: (N, C, H, W) each
+        views = augment(x)                           # two random views: (N, C, H, W) each
+        if not (isinstance(views, (tuple, list)) and len(views) == 2 and all(map(torch.is_tensor, views))
+                and views[0].shape == views[1].shape):
+            raise ValueError(f"augment must return two views (x1, x2) of one shape, got {_describe(views)}; "
+                             f"wrap a one-view augmentation in TwoViews(...)")
+        x1, x2 = views
         _, z = model(torch.cat([x1, x2]))            # (2N, D): one pass, BatchNorm sees both views
         z1, z2 = z.chunk(2)                          # (N, D) each; z1[i], z2[i] are positives
         loss = info_nce(z1, z2, temperature)         # -log softmax(sim/τ)[positive], mean over 2N
@@ -310,3 +383,9 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
 
     return step
 
+
+def _describe(views) -> str:
+    if isinstance(views, (tuple, list)):
+        parts = [tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for v in views]
+        return f"{type(views).__name__} of {parts}"
+    return f"a {type(views).__name__}" + (f" of shape {tuple(views.shape)}" if torch.is_tensor(views) else "")

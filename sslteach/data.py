@@ -1,8 +1,9 @@
 """Offline data: the small real data sets shipped in ``data/``, checked by sha256.
 
 Every loader verifies the file's sha256 before use, decodes image archives once and caches the
-decoded arrays (``sslteach.utils.cache_dir()``), so a second load of CIFAR-10 takes milliseconds.
-A missing or changed file raises :class:`DataError` naming the file and how to restore it.
+decoded arrays (``sslteach.utils.cache_dir()``), so a second load of CIFAR-10 is a cache hit.
+A missing or changed file raises :class:`DataError` naming the file and how to restore it; a cache
+file that is torn or does not hold what it should is rebuilt, with a warning.
 
 Examples:
     >>> x, y, classes = load_cifar10("train")          # uint8 (10000, 3, 32, 32)
@@ -15,15 +16,19 @@ import gzip
 import hashlib
 import io
 import os
+import socket
+import warnings
 import zipfile
+import zlib
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .utils import cache_dir, data_dir
+from .utils import cache_dir, check_number, data_dir
 
 # sha256 of every shipped file (provenance and licences in data/README.md)
 SHA256 = {
@@ -39,6 +44,12 @@ SHA256 = {
     "images/mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
     "text/enwiki_mini.txt.gz": "106986f21974e9ba78f87f3a024ec603ecafd75fab78612238e43592d17e98ec",
     "text/gutenberg17_tokenized.txt.gz": "6e91594258a132af4167dd13b85fac36ccc48d9629eb241d0fb3adec18414d02",
+    # NLTK corpora for notebook 09 (read by sslteach.textdata)
+    "text/nltk/brown.zip": "9b275f9b3b95d7bd66ccfb7cd259f445a13bbe5d1f4107aba09fd3e8364bafa6",
+    "text/nltk/senseval.zip": "fbcb658b562969e47a19a45e04c452d874755d157db936d815ca391ca88bfdea",
+    "text/nltk/sentence_polarity.zip": "6e1ed4405b65c7eabf1d199a7f7c437091ac21da0ea7467b410a74062574566b",
+    "text/nltk/state_union.zip": "366c1dc82b2abf896f42b2ec50ba802a0141a29f75d29ca48a7a243ce5bfbe8d",
+    "text/nltk/subjectivity.zip": "741f3371e1a4375051b874fd82fd55857b90975473c91c19a3101cbe17fc4d8c",
 }
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
@@ -60,11 +71,17 @@ class ImageSet(NamedTuple):
 
 
 def sha256sum(path: Path) -> str:
+    """The sha256 of a file, as 64 lower-case hex digits (compare with :func:`same_digest`)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    """Two hex digests are equal whatever their case (``sha256sum -c`` accepts upper case too)."""
+    return a.strip().lower() == b.strip().lower()
 
 
 def data_file(name: str) -> Path:
@@ -73,6 +90,9 @@ def data_file(name: str) -> Path:
     Raises:
         DataError: the file is missing or its content differs from the shipped one.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"the data file name must be a string such as 'images/mnist_5k.csv.gz', got "
+                        f"{type(name).__name__} {name!r}")
     if name not in SHA256:
         raise DataError(f"{name!r} is not a shipped data file; expected one of {sorted(SHA256)}")
     path = data_dir() / name
@@ -82,7 +102,7 @@ def data_file(name: str) -> Path:
         raise DataError(f"Data file {path} is missing: expected the shipped file data/{name} "
                         f"(sha256 {SHA256[name]}). {restore}")
     actual = sha256sum(path)
-    if actual != SHA256[name]:
+    if not same_digest(actual, SHA256[name]):
         raise DataError(f"Data file {path} is corrupt or was changed: its sha256 is {actual}, "
                         f"expected {SHA256[name]}. {restore}")
     return path
@@ -91,12 +111,28 @@ def data_file(name: str) -> Path:
 def per_class_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     """Indices of exactly ``k`` examples of every class, drawn at random with ``seed`` (sorted).
 
+    Args:
+        labels: (N,) integer class labels (a tensor, array or list), N >= 1.
+        k: examples per class, an int >= 1.
+        seed: an int.
+
     Raises:
-        ValueError: ``k`` < 1, or some class has fewer than ``k`` examples.
+        TypeError: labels are not integers, or ``k``/``seed`` is not an int.
+        ValueError: labels are empty or not 1-D, ``k`` < 1, or some class has fewer than ``k`` examples.
     """
-    labels = torch.as_tensor(labels)
-    if k < 1:
-        raise ValueError(f"k (examples per class) must be >= 1, got {k}")
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"labels must be a 1-D tensor, array or list of integer class labels, got "
+                        f"{type(labels).__name__}") from e
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D (N,), got shape {tuple(labels.shape)}; use labels.flatten()")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class labels, got dtype {labels.dtype}; use labels.long()")
+    if len(labels) == 0:
+        raise ValueError("labels is empty: there are no examples to choose from; pass the labels of the data set")
+    check_number(k, "k (examples per class)", low=1, integer=True, hint="e.g. k=10")
+    check_number(seed, "seed", integer=True)
     gen = torch.Generator().manual_seed(seed)
     chosen = []
     for c in torch.unique(labels).tolist():
@@ -108,36 +144,125 @@ def per_class_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tens
     return torch.cat(chosen).sort().values
 
 
-def _cached_arrays(name: str, decode) -> dict:
-    """Decode ``data/name`` once with ``decode(path) -> dict of arrays`` and cache it as .npz."""
+# what each decoded image file must hold: n images of one shape, n_classes balanced classes
+IMAGE_ARRAYS = {"images/cifar10_train_10000_jpg.zip": dict(n=10_000, shape=(3, 32, 32), n_classes=10),
+                "images/cifar10_test_2000_jpg.zip": dict(n=2_000, shape=(3, 32, 32), n_classes=10),
+                "images/mnist_5k.csv.gz": dict(n=5_000, shape=(1, 28, 28), n_classes=10)}
+
+# what reading a torn, truncated or foreign .npz raises
+_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, OSError, ValueError, zlib.error)
+
+
+def _image_arrays_problem(arrays: dict, n: int, shape: tuple, n_classes: int) -> str | None:
+    """What is wrong with decoded arrays (None if nothing): keys, dtypes, shapes, labels, balance."""
+    if set(arrays) != {"images", "labels"}:
+        return f"it holds the arrays {sorted(arrays)}, expected ['images', 'labels']"
+    x, y = arrays["images"], arrays["labels"]
+    if x.dtype != np.uint8 or x.shape != (n, *shape):
+        return f"its images are {x.dtype} {x.shape}, expected uint8 {(n, *shape)}"
+    if y.dtype != np.int64 or y.shape != (n,):
+        return f"its labels are {y.dtype} {y.shape}, expected int64 ({n},)"
+    if y.min() < 0 or y.max() >= n_classes:
+        return f"its labels run from {y.min()} to {y.max()}, expected 0..{n_classes - 1}"
+    counts = np.bincount(y, minlength=n_classes)
+    if (counts != n // n_classes).any():
+        return f"it holds {counts.tolist()} images per class, expected {n // n_classes} of each"
+    return None
+
+
+def _cached_arrays(name: str, decode: Callable, check: Callable | None = None) -> dict:
+    """Decode ``data/name`` once with ``decode(path) -> dict of arrays`` and cache it as .npz.
+
+    ``check(arrays) -> None or a sentence saying what is wrong`` vets both the cache and a fresh
+    decode (default: the expectations of :data:`IMAGE_ARRAYS` for an image file, else any arrays).
+    The cache also records the sha256 of the file it was decoded from (``source_sha256``), so
+    arrays of another file saved under this name are not taken for this one. A cache file that
+    cannot be read, or fails either test, is rebuilt with a warning; one that cannot be written (a
+    read-only cache folder) only costs a warning, the arrays still come back.
+    """
     path = data_file(name)
-    cache = cache_dir() / f"{Path(name).name}.{SHA256[name][:16]}.npz"
-    if cache.is_file():
+    if check is None and name in IMAGE_ARRAYS:
+        check = partial(_image_arrays_problem, **IMAGE_ARRAYS[name])
+    check = check or (lambda arrays: None if arrays else "it holds no arrays")
+    try:
+        cache = cache_dir() / f"{Path(name).name}.{SHA256[name].lower()[:16]}.npz"
+    except (OSError, ValueError) as e:  # the cache folder cannot be created (a file in the way, no permission)
+        warnings.warn(f"sslteach: cannot use the cache folder ({e}); decoding data/{name} without caching it. "
+                      f"Set SSLTEACH_CACHE to a writable folder.", stacklevel=3)
+        cache = None
+    problem = None
+    if cache is not None and cache.is_file():
         try:
-            with np.load(cache) as f:
-                return {k: f[k] for k in f.files}
-        except (OSError, ValueError):  # a torn or foreign cache file: decode again
-            pass
+            with open(cache, "rb") as fh, np.load(fh, allow_pickle=False) as f:  # fh: closed even if np.load fails
+                arrays = {k: f[k] for k in f.files}
+            source = str(arrays.pop("source_sha256", ""))  # the sha256 of the file it was decoded from
+            if not source:
+                problem = "it does not record which file it was decoded from (an older sslteach wrote it)"
+            elif not same_digest(source, SHA256[name]):
+                problem = f"it was decoded from a file with sha256 {source[:16]}..., not {SHA256[name][:16]}..."
+            else:
+                problem = check(arrays)
+        except _UNREADABLE as e:  # a torn or foreign cache file
+            problem = f"it cannot be read ({type(e).__name__}: {e})"
+        if problem is None:
+            return arrays
     arrays = decode(path)
-    tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, cache)  # atomic: a concurrent reader never sees half a file
+    fresh_problem = check(arrays)
+    if fresh_problem is not None:
+        raise DataError(f"data/{name} decodes to arrays that are not what sslteach expects: {fresh_problem}. "
+                        f"Restore the file with `git checkout -- data/{name}`; if it is the shipped file, "
+                        f"this is a bug in sslteach.data.")
+    if cache is not None:
+        tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")
+        try:
+            np.savez(tmp, **arrays, source_sha256=np.array(SHA256[name].lower()))
+            os.replace(tmp, cache)  # atomic: a concurrent reader never sees half a file
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            warnings.warn(f"sslteach: could not write the cache file {cache} ({e}); data/{name} will be "
+                          f"decoded again next time. Set SSLTEACH_CACHE to a writable folder.", stacklevel=3)
+    if problem is not None:
+        warnings.warn(f"sslteach: the cache file {cache} did not fit data/{name}: {problem}. Rebuilt it "
+                      f"from data/{name}; nothing to do.", stacklevel=3)
     return arrays
 
 
+_DTYPES = (torch.uint8, torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def _check_dtype(dtype) -> torch.dtype:
+    """``dtype`` if it is torch.uint8 (0-255) or a float dtype (0-1)."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch dtype: torch.uint8 (0-255) or a float dtype such as "
+                        f"torch.float32 (0-1), got {type(dtype).__name__} {dtype!r}; write dtype=torch.float32")
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be torch.uint8 (0-255) or a float dtype (0-1), got {dtype}; "
+                         f"use torch.uint8 or torch.float32")
+    return dtype
+
+
+def _check_n_per_class(n_per_class) -> None:
+    if n_per_class is not None:
+        check_number(n_per_class, "n_per_class", low=1, integer=True, hint="or None for every image")
+
+
 def _finish(images: np.ndarray, labels: np.ndarray, classes, dtype, n_per_class, seed) -> ImageSet:
+    _check_dtype(dtype)
+    _check_n_per_class(n_per_class)
     x = torch.from_numpy(np.ascontiguousarray(images))
     y = torch.from_numpy(labels.astype(np.int64))
     if n_per_class is not None:
         idx = per_class_indices(y, n_per_class, seed)
         x, y = x[idx], y[idx]
-    if dtype == torch.uint8:
-        pass
-    elif dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+    if dtype != torch.uint8:
         x = x.to(dtype) / 255
-    else:
-        raise ValueError(f"dtype must be torch.uint8 (0-255) or a float dtype (0-1), got {dtype}")
     return ImageSet(x, y, list(classes))
+
+
+def _check_split(split, allowed: tuple) -> str:
+    if not isinstance(split, str) or split not in allowed:
+        raise ValueError(f"split must be one of {', '.join(map(repr, allowed))}, got {split!r}")
+    return split
 
 
 def _decode_cifar_zip(path: Path) -> dict:
@@ -170,8 +295,9 @@ def load_cifar10(split: str = "train", dtype: torch.dtype = torch.uint8,
     - Krizhevsky, Learning Multiple Layers of Features from Tiny Images, 2009.
     """
     files = {"train": "images/cifar10_train_10000_jpg.zip", "test": "images/cifar10_test_2000_jpg.zip"}
-    if split not in files:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _check_split(split, tuple(files))
+    _check_dtype(dtype)
+    _check_n_per_class(n_per_class)
     a = _cached_arrays(files[split], _decode_cifar_zip)
     return _finish(a["images"], a["labels"], CIFAR10_CLASSES, dtype, n_per_class, seed)
 
@@ -183,10 +309,8 @@ def _decode_mnist(path: Path) -> dict:
 
 def _split_per_class(labels: np.ndarray, split: str, n_test_per_class: int) -> np.ndarray:
     """Deterministic split: the last ``n_test_per_class`` of each class (in file order) are test."""
-    if split == "all":
+    if _check_split(split, ("train", "test", "all")) == "all":
         return np.arange(len(labels))
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     keep = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
@@ -202,6 +326,9 @@ def load_mnist(split: str = "train", dtype: torch.dtype = torch.uint8,
 
     - LeCun, Cortes, Burges, The MNIST database of handwritten digits, 1998.
     """
+    _check_split(split, ("train", "test", "all"))
+    _check_dtype(dtype)
+    _check_n_per_class(n_per_class)
     a = _cached_arrays("images/mnist_5k.csv.gz", _decode_mnist)
     keep = _split_per_class(a["labels"], split, 100)
     return _finish(a["images"][keep], a["labels"][keep], [str(d) for d in range(10)],
@@ -213,6 +340,8 @@ def load_digits(split: str = "all", dtype: torch.dtype = torch.uint8) -> ImageSe
 
     ``split``: ``"all"``, ``"train"`` or ``"test"`` (the last 30 of each class).
     """
+    _check_split(split, ("all", "train", "test"))
+    _check_dtype(dtype)
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()
@@ -222,9 +351,11 @@ def load_digits(split: str = "all", dtype: torch.dtype = torch.uint8) -> ImageSe
 
 
 def load_photo(name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """One of the shipped full-size photos (``"astronaut"``, ``"chelsea"``, ``"coffee"``) as (3, H, W)."""
-    if name not in PHOTOS:
+    """One of the shipped full-size photos (``"astronaut"``, ``"chelsea"``, ``"coffee"``) as (3, H, W):
+    float in [0, 1] (the default, float32), or uint8 0-255 with ``dtype=torch.uint8``."""
+    if not isinstance(name, str) or name not in PHOTOS:
         raise ValueError(f"photo must be one of {PHOTOS}, got {name!r}")
+    _check_dtype(dtype)
     with Image.open(data_file(f"images/{name}.png")) as im:
         x = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)  # (3, H, W)
     return x if dtype == torch.uint8 else x.to(dtype) / 255
@@ -232,9 +363,12 @@ def load_photo(name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 def load_corpus(name: str = "gutenberg", max_lines: int | None = None) -> list[str]:
     """Raw lines of a shipped corpus: ``"gutenberg"`` (17 books, one sentence per line, mixed case,
-    punctuation tokens) or ``"enwiki"`` (106 Wikipedia articles, lower-case, one per line)."""
-    if name not in CORPORA:
+    punctuation tokens) or ``"enwiki"`` (106 Wikipedia articles, lower-case, one per line);
+    ``max_lines`` (an int >= 1) keeps only the first lines."""
+    if not isinstance(name, str) or name not in CORPORA:
         raise ValueError(f"corpus must be one of {sorted(CORPORA)}, got {name!r}")
+    if max_lines is not None:
+        check_number(max_lines, "max_lines", low=1, integer=True, hint="or None for the whole corpus")
     with gzip.open(data_file(CORPORA[name]), "rt", encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
     return lines[:max_lines] if max_lines is not None else lines
@@ -243,7 +377,7 @@ def load_corpus(name: str = "gutenberg", max_lines: int | None = None) -> list[s
 def load_word_pairs(name: str = "wordsim353") -> list[tuple[str, str, float]]:
     """Human similarity judgements: ``"wordsim353"`` (Finkelstein et al. 2002, relatedness 0-10) or
     ``"simlex999"`` (Hill, Reichart, Korhonen 2015, similarity 0-10), as (word1, word2, score)."""
-    if name not in WORD_PAIRS:
+    if not isinstance(name, str) or name not in WORD_PAIRS:
         raise ValueError(f"word-pair set must be one of {sorted(WORD_PAIRS)}, got {name!r}")
     pairs = []
     for line in data_file(WORD_PAIRS[name]).read_text(encoding="utf-8").splitlines():
@@ -268,36 +402,63 @@ def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
     return sections
 
 
+TORCHVISION_SPLITS = {"cifar10": ("train", "test"), "stl10": ("train", "test", "unlabeled", "train+unlabeled")}
+
+
+def _timed_out(e: BaseException) -> bool:
+    """True if ``e``, or an error it wraps (urllib's URLError.reason, a cause), is a socket timeout."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, (socket.timeout, TimeoutError)) or "timed out" in str(e):
+            return True
+        reason = getattr(e, "reason", None)
+        e = reason if isinstance(reason, BaseException) else (e.__cause__ or e.__context__)
+    return False
+
+
 def load_torchvision(name: str = "cifar10", split: str = "train", root: str | Path | None = None,
-                     dtype: torch.dtype = torch.uint8) -> ImageSet:
+                     dtype: torch.dtype = torch.uint8, timeout: float = 60) -> ImageSet:
     """Opt-in: the FULL CIFAR-10 (50k/10k) or STL-10 from torchvision, downloaded (needs internet).
 
     Args:
         name: ``"cifar10"`` or ``"stl10"``.
-        split: ``"train"``/``"test"`` (STL-10 also ``"unlabeled"``).
+        split: ``"train"``/``"test"`` (STL-10 also ``"unlabeled"`` and ``"train+unlabeled"``).
         root: download folder (default ``cache_dir()/torchvision``).
+        dtype: ``torch.uint8`` (0-255) or a float dtype (scaled to 0-1).
+        timeout: seconds to wait for the server on each connection and read before giving up (the
+            process-wide default socket timeout is set to it during the download, then restored).
 
     Raises:
-        DataError: the download failed (for example offline); the shipped subsets need no network.
+        DataError: the download failed or timed out (for example offline, or behind a proxy that
+            never answers); the shipped subsets need no network.
     """
+    if not isinstance(name, str) or name not in TORCHVISION_SPLITS:
+        raise ValueError(f"name must be 'cifar10' or 'stl10', got {name!r}")
+    _check_split(split, TORCHVISION_SPLITS[name])
+    _check_dtype(dtype)
+    check_number(timeout, "timeout", low=0, low_open=True, hint="seconds to wait for the server, e.g. 60")
     import torchvision
 
     root = Path(root) if root is not None else cache_dir() / "torchvision"
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # urllib (torchvision's downloader) opens its sockets with it
     try:
         if name == "cifar10":
             ds = torchvision.datasets.CIFAR10(root, train=(split == "train"), download=True)
             images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.array(ds.targets), ds.classes
-        elif name == "stl10":
+        else:
             ds = torchvision.datasets.STL10(root, split=split, download=True)
             images, labels, classes = ds.data, np.asarray(ds.labels), ds.classes
-        else:
-            raise ValueError(f"name must be 'cifar10' or 'stl10', got {name!r}")
-    except ValueError:
-        raise
     except Exception as e:  # URLError, socket errors, bad archives... all mean "could not fetch"
-        raise DataError(
-            f"Could not download the full {name} data set into {root} ({type(e).__name__}: {e}). "
-            f"This needs an internet connection. Offline, use the shipped subsets instead: "
-            f"load_cifar10('train') (10,000 images) / load_cifar10('test') (2,000) or load_mnist()."
-        ) from e
+        offline = ("Offline, use the shipped subsets instead, which need no network: load_cifar10('train') "
+                   "(10,000 images) / load_cifar10('test') (2,000) or load_mnist().")
+        if _timed_out(e):
+            raise DataError(f"Downloading the full {name} data set into {root} timed out: the server did not "
+                            f"answer within {timeout:g} s ({type(e).__name__}: {e}). Check the internet "
+                            f"connection or proxy, or raise timeout=. {offline}") from e
+        raise DataError(f"Could not download the full {name} data set into {root} ({type(e).__name__}: {e}). "
+                        f"This needs an internet connection. {offline}") from e
+    finally:
+        socket.setdefaulttimeout(previous)
     return _finish(images, labels, classes, dtype, None, 0)

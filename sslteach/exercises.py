@@ -9,8 +9,15 @@ The coding exercises at the end of each notebook follow one pattern::
 Each ``check_<name>(fn)`` calls ``fn`` on a few seeded random inputs and on edge cases, compares
 every answer with the package's own function (type, shape, dtype, NaN, values; inputs must not
 be changed in place) and returns a :class:`CheckResult` that prints one plain sentence. A check
-never raises on a wrong or crashing answer, is pure (the global random state is left alone) and
-runs in well under a second on a CPU.
+never raises on a wrong or crashing answer and is pure (the global random state is left alone).
+
+The student's function gets a time budget, ``timeout=10`` seconds for all the inputs of a check
+together. In the main thread of Linux or macOS (where Jupyter runs cells) a SIGALRM timer stops
+the function when the budget runs out, so an endless loop cannot hang the notebook; the check
+then stops at that input and says how long the package takes there. Where no such timer can be
+set (Windows, another thread, or a SIGALRM timer already running, e.g. pytest-timeout's) the
+function runs to its end and the time is measured afterwards: a slow answer is still reported,
+but an endless loop cannot be interrupted there.
 
 Solutions live in one place: the code cells tagged ``solution`` in the instructor notebooks
 (``notebooks/``, where they run and nbval sees the ✓); ``python -m sslteach.student`` (``make
@@ -20,6 +27,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -33,7 +43,10 @@ from .contrastive import alignment, info_nce, uniformity
 from .probe import extract_features, knn_accuracy
 from .models import ConvEncoder
 from .rotation import rotate_batch
+from .utils import check_number
 from .word2vec import sgns_loss
+
+TIMEOUT = 10.0  # seconds a check gives the student's function, all its inputs together
 
 __all__ = ["CheckResult", "check_alignment", "check_brightness", "check_extract_features", "check_grayscale",
            "check_info_nce", "check_knn_accuracy", "check_masked_mse", "check_rotate_batch",
@@ -122,31 +135,128 @@ def _where(headline: str, wrong: torch.Tensor, exp: torch.Tensor, got: torch.Ten
                       f"{idx}: expected {_fmt(exp[idx].item())}, got {_fmt(got[idx].item())}")
 
 
-def _crash_site(err: Exception) -> str:
-    """`line N: code` of the deepest frame outside torch and this module (the student's code)."""
+def _student_line(err: BaseException) -> tuple[str, int] | None:
+    """(code, line number) of the deepest frame outside torch and this module (the student's code)."""
     frames = [f for f in traceback.extract_tb(err.__traceback__)
               if f.filename != __file__ and "/torch/" not in f.filename and f.line]
-    return f" (at `{frames[-1].line.strip()}`, line {frames[-1].lineno})" if frames else ""
+    return (frames[-1].line.strip(), frames[-1].lineno) if frames else None
 
 
-def _run(fn: Callable, reference: Callable, cases: list, name: str, hint: str) -> CheckResult:
-    """Call ``fn`` and ``reference`` on every ``(description, args)`` case; stop at the first problem."""
+def _crash_site(err: BaseException) -> str:
+    site = _student_line(err)
+    return f" (at `{site[0]}`, line {site[1]})" if site else ""
+
+
+def _secs(seconds: float) -> str:
+    if seconds < 1e-3:
+        return "under 1 ms"
+    return f"{1000 * seconds:.0f} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+class _TooSlow(TimeoutError):
+    """Raised inside the student's function when the check's time budget runs out."""
+
+
+class _Alarm:
+    """``with _Alarm(seconds):`` raises :class:`_TooSlow` in the block once ``seconds`` have passed.
+
+    Uses SIGALRM, so only in the main thread, where ``signal.setitimer`` exists, and when no other
+    ITIMER_REAL timer is running (that one is left alone); ``armed`` is False otherwise and the
+    caller measures the time afterwards. The timer is cleared and the previous handler restored on
+    leaving the block, also on an exception or a KeyboardInterrupt.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.active, self.fired = seconds, False, False
+        self.armed = (seconds is not None and hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+                      and threading.current_thread() is threading.main_thread()
+                      and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+    def _handler(self, signum, frame):
+        if self.active:  # not once the block is left: a late signal does nothing
+            self.fired = True
+            raise _TooSlow(f"stopped after {_secs(self.seconds)}")
+
+    def __enter__(self) -> "_Alarm":
+        if self.armed:
+            self.previous = signal.signal(signal.SIGALRM, self._handler)
+            self.active = True
+            # at the deadline, then every 0.1 s: code that swallows one TimeoutError meets the next
+            signal.setitimer(signal.ITIMER_REAL, max(self.seconds, 1e-3), 0.1)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.armed:
+            self.active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous if self.previous is not None else signal.SIG_DFL)
+        return False
+
+
+def _too_slow(where: str, i: int, call: float, spent: float, timeout: float, reference: float,
+              stopped: _TooSlow | None, alarm: _Alarm, slow_hint: str) -> str:
+    """The sentence for a function that used up the check's time budget."""
+    took = f"more than {_secs(timeout)}" if stopped else _secs(spent)
+    took += f" on {where}" if i == 1 else f" in all by {where} ({_secs(call)} on that one)"
+    if stopped:
+        site = _student_line(stopped)
+        why = f"; it was running `{site[0]}` (line {site[1]}) when the check stopped it" if site else ""
+    elif alarm.fired:
+        why = (f", more than the {_secs(timeout)} a check allows (it caught the TimeoutError that should "
+               f"have stopped it: avoid a bare `except:` or `except Exception:`)")
+    elif alarm.armed:
+        why = f", more than the {_secs(timeout)} a check allows"
+    else:
+        why = (f", more than the {_secs(timeout)} a check allows (it could not be stopped earlier here: "
+               f"that needs the main thread on Linux or macOS)")
+    return (f"✗ too slow: your function took {took}{why}; the package's function takes "
+            f"{_secs(reference)} on that input. Hint: {slow_hint}")
+
+
+def _run(fn: Callable, reference: Callable, cases: list, name: str, hint: str,
+         timeout: float | None = TIMEOUT, slow_hint: str = "look for a Python loop over rows or "
+         "elements: one tensor operation on the whole batch does the same work far faster") -> CheckResult:
+    """Call ``fn`` and ``reference`` on every ``(description, args)`` case; stop at the first problem,
+    or once ``fn`` has used up ``timeout`` seconds (None: no limit) over all the cases."""
     if not callable(fn):
         return CheckResult(False, f"✗ expected your function, e.g. check_{name}(my_{name}), got "
                                   f"{_describe(fn)}: pass the function itself, without calling it")
+    if timeout is not None:
+        timeout = check_number(timeout, "timeout", low=0, low_open=True, hint="the seconds a check gives "
+                               "your function for all its inputs together; None for no limit")
     label, n = getattr(fn, "__name__", "your function"), len(cases)
     retry = f"\n  Try that input: r = st.exercises.check_{name}({label}); {label}(*r.args)"
+    spent = 0.0                                             # seconds fn has used so far
     for i, (desc, args) in enumerate(cases, 1):
         where = f"input {i} of {n} ({desc})"
-        expected, given = reference(*_clone(args)), _clone(args)
+        start = time.perf_counter()
+        expected = reference(*_clone(args))
+        ref_seconds, given = time.perf_counter() - start, _clone(args)
+        outcome = None                                      # None: returned; else what stopped it
+        alarm = _Alarm(None if timeout is None else timeout - spent)
+        start = time.perf_counter()
         try:
-            got = fn(*given)
+            with alarm:
+                got = fn(*given)
+        except _TooSlow as err:
+            outcome = err
         except NotImplementedError:
+            outcome = "stub"
+        except (Exception, SystemExit) as err:  # any bug of the student's, reported, never raised
+            outcome = err
+        call = time.perf_counter() - start
+        spent += call
+        if isinstance(outcome, _TooSlow) or (timeout is not None and spent > timeout):
+            stopped = outcome if isinstance(outcome, _TooSlow) else None
+            message = _too_slow(where, i, call, spent, timeout, ref_seconds, stopped, alarm, slow_hint)
+            return CheckResult(False, message + f"\n  Time that input: r = st.exercises.check_{name}({label}); "
+                                                f"%time {label}(*r.args)", args=args, expected=expected)
+        if outcome == "stub":
             return CheckResult(False, "✗ not written yet: replace `raise NotImplementedError` in the "
                                       "cell above with your code, run that cell, then this one again")
-        except Exception as err:  # any bug of the student's, reported, never raised
-            return CheckResult(False, f"✗ your function raised {type(err).__name__} on {where}"
-                                      f"{_crash_site(err)}: {err}{retry}", args=args, expected=expected)
+        if outcome is not None:
+            return CheckResult(False, f"✗ your function raised {type(outcome).__name__} on {where}"
+                                      f"{_crash_site(outcome)}: {outcome}{retry}", args=args, expected=expected)
         try:
             problem = _compare(expected, got)
         except Exception as err:  # an answer too odd to compare (a numpy array of objects, ...)
@@ -167,7 +277,7 @@ def _gen(seed: int = 0) -> tuple[torch.Generator, Callable, Callable]:
 
 
 # ---- 01 · kNN ------------------------------------------------------------------------------------
-def check_knn_accuracy(fn: Callable) -> CheckResult:
+def check_knn_accuracy(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(train_x, train_y, test_x, test_y, k) -> float``: weighted cosine kNN accuracy, as
     :func:`sslteach.knn_accuracy` (weights ``exp(s / 0.07)``; notebook 01)."""
     g, randn, _ = _gen()
@@ -187,11 +297,13 @@ def check_knn_accuracy(fn: Callable) -> CheckResult:
               (*blobs(30, 20, 8, [0, 1, 2], lambda n: 10 ** (4 * torch.rand(n, 1, generator=g) - 2)), 5))]
     return _run(fn, lambda *a: knn_accuracy(*a[:4], k=a[4]), cases, "knn_accuracy",
                 "cosine = dot product of L2-normalised rows; each of the k nearest votes for its label "
-                "with weight exp(cosine / 0.07); return the fraction of test points voted right")
+                "with weight exp(cosine / 0.07); return the fraction of test points voted right",
+                timeout=timeout, slow_hint="look for a Python loop over test or training points: one "
+                "matrix product of the normalised rows gives every similarity, and topk the k nearest")
 
 
 # ---- 02 · augmentation ops -------------------------------------------------------------------------
-def check_grayscale(fn: Callable) -> CheckResult:
+def check_grayscale(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x) -> (N, C, H, W)``: luma ``0.2989 R + 0.587 G + 0.114 B`` in every channel, as
     ``st.RandomGrayscale(p=1).apply`` (gray images come back unchanged; notebook 02)."""
     _, _, rand = _gen()
@@ -201,10 +313,12 @@ def check_grayscale(fn: Callable) -> CheckResult:
              ("a gray image (C=1) stays unchanged", (rand(2, 1, 4, 4),)),
              ("float64 images", (rand(2, 3, 4, 4).double(),))]
     return _run(fn, RandomGrayscale(p=1.0).apply, cases, "grayscale",
-                "luma = 0.2989 R + 0.587 G + 0.114 B, one (N, H, W) map, copied into all 3 channels")
+                "luma = 0.2989 R + 0.587 G + 0.114 B, one (N, H, W) map, copied into all 3 channels",
+                timeout=timeout, slow_hint="look for a Python loop over images or pixels: one weighted sum of "
+                "x[:, 0], x[:, 1] and x[:, 2] does the whole batch")
 
 
-def check_brightness(fn: Callable) -> CheckResult:
+def check_brightness(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x, factor) -> (N, C, H, W)``: image i times ``factor[i]`` (an (N,) tensor), clipped to
     [0, 1], as ``sslteach.colour.adjust_brightness`` (notebook 02)."""
     _, _, rand = _gen()
@@ -214,11 +328,13 @@ def check_brightness(fn: Callable) -> CheckResult:
              ("factors 2 and 3: values must be clipped to 1", (rand(2, 3, 4, 4), torch.tensor([2.0, 3.0]))),
              ("gray images (C=1), non-square 3×7", (rand(3, 1, 3, 7), 0.2 + 1.6 * rand(3)))]
     return _run(fn, adjust_brightness, cases, "brightness",
-                "reshape factor (N,) to (N, 1, 1, 1) so it broadcasts per image, then clamp(0, 1)")
+                "reshape factor (N,) to (N, 1, 1, 1) so it broadcasts per image, then clamp(0, 1)",
+                timeout=timeout, slow_hint="look for a Python loop over images or pixels: "
+                "x * factor.view(-1, 1, 1, 1) scales the whole batch at once")
 
 
 # ---- 03 · contrastive ------------------------------------------------------------------------------
-def check_info_nce(fn: Callable) -> CheckResult:
+def check_info_nce(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z1, z2, tau) -> scalar tensor``: SimCLR's NT-Xent loss, as :func:`sslteach.info_nce`
     (notebook 03)."""
     _, randn, _ = _gen()
@@ -235,10 +351,12 @@ def check_info_nce(fn: Callable) -> CheckResult:
              ("N=4, D=8, vectors of length ~100 (normalise them)", (*(100 * v for v in views(4, 8)), 0.5))]
     return _run(fn, info_nce, cases, "info_nce",
                 "normalise the 2N rows of cat([z1, z2]); logits = z @ z.T / tau with the diagonal left "
-                "out (-inf); the positive of view i is view (i + N) % 2N; mean cross-entropy over 2N")
+                "out (-inf); the positive of view i is view (i + N) % 2N; mean cross-entropy over 2N",
+                timeout=timeout, slow_hint="look for a Python loop over views or pairs: "
+                "one matrix product z @ z.T gives all (2N)² similarities")
 
 
-def check_alignment(fn: Callable) -> CheckResult:
+def check_alignment(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z1, z2) -> scalar tensor``: mean squared distance of the normalised pairs, as
     :func:`sslteach.alignment` with α=2 (notebook 03)."""
     _, randn, _ = _gen()
@@ -247,10 +365,12 @@ def check_alignment(fn: Callable) -> CheckResult:
              ("z2 == z1: perfect alignment", (z, z.clone())), ("z2 == -z1: opposite points", (z, -z)),
              ("vectors of length ~100 (normalise them)", (100 * randn(6, 8), 100 * randn(6, 8)))]
     return _run(fn, alignment, cases, "alignment",
-                "normalise each row (F.normalize(z, dim=1)), then the mean over i of ‖ẑ1_i - ẑ2_i‖²")
+                "normalise each row (F.normalize(z, dim=1)), then the mean over i of ‖ẑ1_i - ẑ2_i‖²",
+                timeout=timeout, slow_hint="look for a Python loop over the pairs: "
+                "subtract the two normalised (N, D) tensors at once")
 
 
-def check_uniformity(fn: Callable) -> CheckResult:
+def check_uniformity(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z) -> scalar tensor``: log of the mean of ``exp(-2 ‖ẑ_i - ẑ_j‖²)`` over the pairs
     i < j, as :func:`sslteach.uniformity` with t=2 (notebook 03)."""
     _, randn, _ = _gen()
@@ -260,11 +380,13 @@ def check_uniformity(fn: Callable) -> CheckResult:
              ("6 points evenly around a circle, D=2", (torch.stack([angles.cos(), angles.sin()], 1),)),
              ("vectors of length ~100 (normalise them)", (100 * randn(8, 8),))]
     return _run(fn, uniformity, cases, "uniformity",
-                "only the N(N-1)/2 pairs i < j count (not i with itself): torch.pdist gives their distances")
+                "only the N(N-1)/2 pairs i < j count (not i with itself): torch.pdist gives their distances",
+                timeout=timeout, slow_hint="look for a Python loop over pairs: "
+                "torch.pdist gives all N(N-1)/2 distances at once")
 
 
 # ---- 04 · rotation ---------------------------------------------------------------------------------
-def check_rotate_batch(fn: Callable) -> CheckResult:
+def check_rotate_batch(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x, k) -> (x_rot, labels)`` for k = 2 or 4: every image in all k rotations, grouped by
     rotation, as :func:`sslteach.rotate_batch` (notebook 04)."""
     _, _, rand = _gen()
@@ -274,11 +396,13 @@ def check_rotate_batch(fn: Callable) -> CheckResult:
              ("float64 images, k=4", (rand(2, 3, 4, 4).double(), 4))]
     return _run(fn, rotate_batch, cases, "rotate_batch",
                 "x_rot[r * N + i] is image i turned r quarter turns (k=4) counter-clockwise: "
-                "torch.rot90(x, r, dims=(2, 3)); labels = [0]*N + [1]*N + ... as int64")
+                "torch.rot90(x, r, dims=(2, 3)); labels = [0]*N + [1]*N + ... as int64",
+                timeout=timeout, slow_hint="look for a Python loop over images or pixels: "
+                "torch.rot90(x, r, dims=(2, 3)) turns the whole batch")
 
 
 # ---- 05 · autoencoders -----------------------------------------------------------------------------
-def check_masked_mse(fn: Callable) -> CheckResult:
+def check_masked_mse(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x_hat, x, mask) -> scalar tensor``: squared error over the hidden pixels only, as
     :func:`sslteach.masked_mse` (mask (N, 1, H, W), 1 = hidden; notebook 05)."""
     g, _, rand = _gen()
@@ -287,7 +411,7 @@ def check_masked_mse(fn: Callable) -> CheckResult:
         x = rand(n, c, h, w).to(dtype)
         return rand(n, c, h, w).to(dtype), x, mask_patches(x, ratio, patch, generator=g)[1]
 
-    x_hat, x, mask = case(2, 3, 4, 4)
+    x_hat, x, mask = case(2, 3, 8, 8)                       # for the all-hidden and none-hidden masks
     cases = [("N=4 RGB, 8×8, half of the 4×4 patches hidden", case(4, 3, 8, 8)),
              ("gray (C=1), 8×8", case(3, 1, 8, 8)),
              ("a single image, non-square 6×10, 3×3 patches", case(1, 3, 6, 10, 0.4, 3)),
@@ -296,11 +420,13 @@ def check_masked_mse(fn: Callable) -> CheckResult:
              ("float64 images", case(2, 3, 8, 8, dtype=torch.float64))]
     return _run(fn, masked_mse, cases, "masked_mse",
                 "divide by the number of hidden pixel VALUES: a hidden pixel hides its C channels; "
-                "with nothing hidden the answer is 0 (clamp the count to at least 1)")
+                "with nothing hidden the answer is 0 (clamp the count to at least 1)",
+                timeout=timeout, slow_hint="look for a Python loop over pixels: "
+                "multiply by the mask and sum, over the whole batch at once")
 
 
 # ---- 06 · word2vec ---------------------------------------------------------------------------------
-def check_sgns_loss(fn: Callable) -> CheckResult:
+def check_sgns_loss(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x, y) -> scalar tensor``: mean over N pairs of ``-log σ(x·y_0) - Σ_k log σ(-x·y_k)``,
     x (N, D) input vectors, y (N, 1+K, D) centre word then K negatives, as
     ``sslteach.word2vec.sgns_loss`` (notebook 06)."""
@@ -311,11 +437,13 @@ def check_sgns_loss(fn: Callable) -> CheckResult:
              ("large scores (|x·y| up to ~200)", (8 * randn(4, 16), 8 * randn(4, 6, 16)))]
     return _run(fn, lambda x, y: sgns_loss(x[:, None, :], y), cases, "sgns_loss",
                 "scores s = (x[:, None, :] * y).sum(-1), shape (N, 1+K); use F.logsigmoid, which stays "
-                "finite where torch.log(torch.sigmoid(s)) gives -inf")
+                "finite where torch.log(torch.sigmoid(s)) gives -inf",
+                timeout=timeout, slow_hint="look for a Python loop over pairs or negatives: "
+                "(x[:, None, :] * y).sum(-1) scores them all at once")
 
 
 # ---- 07 · evaluation -------------------------------------------------------------------------------
-def check_extract_features(fn: Callable) -> CheckResult:
+def check_extract_features(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(encoder, images) -> (N, D) float32``: frozen features of uint8 or float images, as
     :func:`sslteach.extract_features` on the CPU (eval mode, no gradients; notebook 07)."""
     _, _, rand = _gen()
@@ -333,4 +461,6 @@ def check_extract_features(fn: Callable) -> CheckResult:
              ("non-square 8×12 uint8 images", (encoders[4], (255 * rand(3, 3, 8, 12)).to(torch.uint8)))]
     return _run(fn, lambda enc, x: extract_features(enc, x, device="cpu"), cases, "extract_features",
                 "encoder.eval() (BatchNorm then uses its running statistics), uint8 -> x.float() / 255, "
-                "and run it under torch.no_grad()")
+                "and run it under torch.no_grad()",
+                timeout=timeout, slow_hint="look for a Python loop over single images or pixels: "
+                "give the encoder whole batches")

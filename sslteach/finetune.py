@@ -30,14 +30,15 @@ from torch import nn
 
 from .augment import Compose, RandomHorizontalFlip, RandomResizedCrop
 from .data import per_class_indices
-from .probe import extract_features, knn_accuracy, linear_probe
+from .probe import _budgets, extract_features, knn_accuracy, linear_probe
 from .models import build_encoder
 from .train import History, TensorLoader, as_float_images, cosine_schedule, fit, infer_batches
-from .utils import set_seed
+from .utils import check_finite, check_images, check_number, get_device, set_seed
 
 
 def light_augment(size: int = 32) -> Compose:
     """The usual supervised augmentation: a mild random crop (70-100 % of the area) and a flip."""
+    size = check_number(size, "size", low=1, integer=True, hint="the side of the output images in pixels")
     return Compose([RandomResizedCrop(size, scale=(0.7, 1.0)), RandomHorizontalFlip(p=0.5)])
 
 
@@ -62,6 +63,8 @@ class Classifier(nn.Module):
         dim = getattr(encoder, "feature_dim", None)
         if dim is None:
             raise TypeError(f"Classifier needs an sslteach Encoder (with feature_dim), got {type(encoder).__name__}")
+        num_classes = check_number(num_classes, "num_classes", low=2, integer=True,
+                                   hint="one output per class, and a classifier needs at least 2 classes")
         self.encoder = encoder
         self.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, num_classes))
         self.freeze_blocks = 0
@@ -74,10 +77,8 @@ class Classifier(nn.Module):
     def freeze(self, blocks: int) -> None:
         """Freeze the stem and the first ``blocks`` blocks, unfreeze the rest."""
         n = len(getattr(self.encoder, "blocks", ()))
-        if not isinstance(blocks, int) or not 0 <= blocks <= n:
-            raise ValueError(f"freeze_blocks must be an integer from 0 (train everything) to {n} "
-                             f"(freeze the whole encoder), got {blocks!r}")
-        self.freeze_blocks = blocks
+        self.freeze_blocks = check_number(blocks, "freeze_blocks", low=0, high=n, integer=True,
+                                          hint=f"0 trains everything, {n} freezes the whole encoder")
         for p in self.encoder.parameters():
             p.requires_grad_(True)
         for module in self.frozen_modules():
@@ -101,13 +102,53 @@ def make_optimizer(model: Classifier, lr_head: float, lr_backbone: float,
                    weight_decay: float = 1e-4) -> torch.optim.AdamW:
     """AdamW with two parameter groups: ``"head"`` at ``lr_head`` and ``"backbone"`` (the encoder's
     trainable parameters) at ``lr_backbone``; frozen parameters are in neither."""
-    if lr_head <= 0 or lr_backbone < 0:
-        raise ValueError(f"need lr_head > 0 and lr_backbone >= 0, got {lr_head} and {lr_backbone}")
+    if not isinstance(model, Classifier):
+        raise TypeError(f"model must be a Classifier(encoder, num_classes), got {type(model).__name__}")
+    lr_head, lr_backbone, weight_decay = _check_rates(lr_head, lr_backbone, weight_decay)
     groups = [{"name": "head", "params": list(model.head.parameters()), "lr": lr_head}]
     backbone = [p for p in model.encoder.parameters() if p.requires_grad]
     if backbone:
         groups.append({"name": "backbone", "params": backbone, "lr": lr_backbone})
     return torch.optim.AdamW(groups, lr=lr_head, weight_decay=weight_decay)
+
+
+def _check_rates(lr_head, lr_backbone, weight_decay) -> tuple[float, float, float]:
+    return (check_number(lr_head, "lr_head", low=0, low_open=True, hint="the default is 3e-3"),
+            check_number(lr_backbone, "lr_backbone", low=0, hint="0 freezes the encoder; the default is 1e-3"),
+            check_number(weight_decay, "weight_decay", low=0, hint="the default is 1e-4"))
+
+
+def _check_labels(labels, n: int | None, name: str = "labels") -> torch.Tensor:
+    """``labels`` as an int64 tensor after checking: 1-D, integer, ``n`` of them (None: any), all >= 0."""
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be a tensor of class indices (N,), got {type(labels).__name__}") from e
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (N,), got shape {tuple(labels.shape)}; use labels.flatten()")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer class indices 0, 1, 2, ..., got dtype {labels.dtype}; "
+                        f"use labels.long()")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"need one label per image, got {n} images and {len(labels)} labels")
+    if len(labels) and int(labels.min()) < 0:
+        raise ValueError(f"{name} must be class indices 0, 1, 2, ..., got {int(labels.min())}; "
+                         f"renumber the classes from 0")
+    return labels.long()
+
+
+def _check_image_set(images, encoder: nn.Module | None = None) -> None:
+    """Refuse what no batch of ``images`` could train on, before any work: not (N, C, H, W), a
+    dtype other than uint8 or float, NaN, float values outside [0, 1], channels the encoder lacks."""
+    first = images[:1] if torch.is_tensor(images) and images.ndim else images
+    as_float_images(first, "images")            # type, shape and dtype, on one image
+    if images.is_floating_point():
+        for i in range(0, len(images), 4096):   # in chunks: no float copy of a whole data set
+            check_images(images[i:i + 4096], "images")
+    channels = getattr(encoder, "in_channels", images.shape[1])
+    if images.shape[1] != channels:
+        raise ValueError(f"the encoder takes {channels}-channel images, got {images.shape[1]}-channel images "
+                         f"(shape {tuple(images.shape)}); build the encoder with in_channels={images.shape[1]}")
 
 
 class _Steps:
@@ -144,21 +185,21 @@ def fine_tune(encoder: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
 
     Args:
         encoder: a pre-trained (or fresh) :class:`sslteach.models.Encoder`.
-        images: (N, C, H, W) uint8 or float [0, 1]; labels: (N,) int64 in ``0 .. num_classes - 1``.
-        num_classes: default ``labels.max() + 1``.
+        images: (N, C, H, W) uint8 or float [0, 1], N >= 2; labels: (N,) int64 in
+            ``0 .. num_classes - 1``.
+        num_classes: default ``labels.max() + 1`` (at least 2).
         steps: optimisation steps (default 200); or give ``epochs`` (passes over the N images) instead.
         lr_head: learning rate of the head.
         lr_backbone: learning rate of the encoder's unfrozen part; 0 freezes the whole encoder (a
-            linear probe trained by gradient descent). The default, a third of ``lr_head``, beat a
-            tenth (3e-4) in 8 of 9 cases measured on the shipped CIFAR-10 (SimCLR, RotNet and
-            masked-AE encoders at 10, 100 and 1,000 labels per class, 200 steps): +2.7 points on
-            average, -0.4 at worst.
+            linear probe trained by gradient descent). The default, a third of ``lr_head``, did
+            better than a tenth for most of the encoders and label budgets tried on the shipped
+            CIFAR-10; notebook 07 (section 6, the backbone learning-rate sweep) measures it.
         freeze_blocks: freeze the stem and the first ``freeze_blocks`` blocks (``requires_grad``
             off, BatchNorm in eval mode).
         augment: ``x -> x`` on float batches; ``"light"`` is :func:`light_augment` at the images' size,
             ``None`` trains on the plain images.
         weight_decay: AdamW's (decoupled) weight decay.
-        batch_size: images per step (at most N).
+        batch_size: images per step, at least 2 (the head's BatchNorm needs two); at most N is used.
         device: default :func:`sslteach.utils.get_device`.
         seed: seeds the head, the batch order and the augmentations (``set_seed``).
         progress: show a progress bar.
@@ -167,17 +208,42 @@ def fine_tune(encoder: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
         ``(model, history)``: the :class:`Classifier` (on ``device``, eval mode) and ``fit``'s
         history; ``history.step`` has every step's ``loss``, ``acc`` (training batch),
         ``lr_head`` and ``lr_backbone``.
+
+    Raises:
+        ValueError: images with NaN or outside [0, 1], fewer than 2 images, labels outside
+            ``0 .. num_classes - 1`` or of a single class, a bad number (steps=0, batch_size=1, ...).
+        TypeError: float labels, int64 images (uint8 or float only), a bool where a number goes.
     """
-    labels = torch.as_tensor(labels).long()
-    if len(images) != len(labels) or len(images) == 0:
-        raise ValueError(f"need as many labels as images (and at least one), got {len(images)} images "
-                         f"and {len(labels)} labels")
+    _check_image_set(images, encoder)
+    labels = _check_labels(labels, len(images))
+    if len(images) < 2:
+        raise ValueError("fine_tune needs at least 2 labelled images: the head's BatchNorm computes its "
+                         "statistics over a batch of at least two")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1
+        if num_classes < 2:
+            raise ValueError("the labels hold a single class (0): a classifier needs at least 2; give "
+                             "images of more classes, or num_classes=... if the others are only absent here")
+    num_classes = check_number(num_classes, "num_classes", low=2, integer=True, hint="one output per class")
+    if int(labels.max()) >= num_classes:
+        raise ValueError(f"labels go up to {int(labels.max())} but num_classes={num_classes}: use "
+                         f"num_classes >= {int(labels.max()) + 1}, or leave it out (labels.max() + 1)")
     if steps is not None and epochs is not None:
         raise ValueError(f"give steps or epochs, not both (got steps={steps}, epochs={epochs})")
-    set_seed(seed)
-    num_classes = num_classes or int(labels.max()) + 1
+    if steps is not None:
+        steps = check_number(steps, "steps", low=1, integer=True, hint="the number of optimisation steps")
+    if epochs is not None:
+        epochs = check_number(epochs, "epochs", low=1, integer=True, hint="passes over the labelled images")
+    batch_size = check_number(batch_size, "batch_size", low=2, integer=True,
+                              hint="the head's BatchNorm needs at least 2 images per batch")
+    lr_head, lr_backbone, weight_decay = _check_rates(lr_head, lr_backbone, weight_decay)
+    seed = check_number(seed, "seed", low=0, high=2**32 - 1, integer=True)
     if isinstance(augment, str) and augment != "light":
         raise ValueError(f'augment must be "light", None or a callable x -> x, got {augment!r}')
+    if augment is not None and not isinstance(augment, str) and not callable(augment):
+        raise TypeError(f'augment must be "light", None or a callable x -> x, got {type(augment).__name__}')
+    device = get_device(device)
+    set_seed(seed)
     freeze_blocks = len(getattr(encoder, "blocks", ())) if lr_backbone == 0 else freeze_blocks
     model = Classifier(encoder, num_classes, freeze_blocks)
     optimizer = make_optimizer(model, lr_head, lr_backbone, weight_decay)
@@ -191,6 +257,9 @@ def fine_tune(encoder: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
         x, y = as_float_images(batch), batch[1]   # (B, C, H, W) in [0, 1], (B,)
         if augment is not None:
             x = augment(x)
+            if not torch.is_tensor(x):
+                raise TypeError(f"augment must map a batch to one batch x -> x, got {type(x).__name__}; "
+                                f"fine_tune takes a one-view augmentation such as light_augment(), not TwoViews")
         logits = model(x)                          # (B, num_classes)
         lrs = {"lr_head": groups[0]["lr"], "lr_backbone": groups[1]["lr"] if len(groups) > 1 else 0.0}
         return F.cross_entropy(logits, y), {"acc": (logits.argmax(1) == y).float().mean(), **lrs}
@@ -206,6 +275,15 @@ def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, *, encoder_co
     ``ConvEncoder()``), built right after ``set_seed(seed)`` (the random-init baseline of the
     notebooks), with one learning rate ``lr`` for head and encoder; other arguments as
     :func:`fine_tune` (same steps, batch size and augmentation by default)."""
+    for name in ("lr_head", "lr_backbone"):
+        if name in kwargs:
+            raise TypeError(f"train_from_scratch trains head and encoder with one learning rate: pass "
+                            f"lr=..., not {name}=...")
+    if encoder_config is not None and not isinstance(encoder_config, dict):
+        raise TypeError(f"encoder_config must be a dict such as encoder.config (e.g. {{'name': 'conv'}}), "
+                        f"got {type(encoder_config).__name__}")
+    check_number(lr, "lr", low=0, low_open=True, hint="the default is 3e-3")
+    seed = check_number(seed, "seed", low=0, high=2**32 - 1, integer=True)
     set_seed(seed)
     encoder = build_encoder(**(encoder_config or {"name": "conv"}))
     return fine_tune(encoder, images, labels, lr_head=lr, lr_backbone=lr, seed=seed, **kwargs)
@@ -213,12 +291,32 @@ def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, *, encoder_co
 
 def classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500,
                         device: torch.device | str | None = None) -> float:
-    """Accuracy of ``model``'s argmax on (N, C, H, W) images (uint8 or float [0, 1]) in eval mode."""
-    labels = torch.as_tensor(labels)
-    if len(labels) != len(images):
-        raise ValueError(f"need one label per image, got {len(images)} images and {len(labels)} labels")
+    """Accuracy of ``model``'s argmax on (N, C, H, W) images (uint8 or float [0, 1]) in eval mode.
+
+    Raises:
+        ValueError: no image, labels that do not match the images or the model's outputs, or
+            outputs with NaN/inf (a diverged model).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. what fine_tune returns), "
+                        f"got {type(model).__name__}")
+    if not torch.is_tensor(images):
+        raise TypeError(f"images must be a tensor (N, C, H, W), got {type(images).__name__}; "
+                        f"convert with torch.as_tensor(...)")
+    if len(images) == 0:
+        raise ValueError(f"the test set is empty (images of shape {tuple(images.shape)}): accuracy needs at "
+                         f"least one image")
+    labels = _check_labels(labels, len(images)).cpu()
     logits = infer_batches(model, images, batch_size=batch_size, device=device)   # (N, num_classes)
-    return (logits.argmax(1) == labels.cpu()).float().mean().item()
+    if logits.ndim != 2:
+        raise ValueError(f"model must return logits (N, num_classes), got shape {tuple(logits.shape)}")
+    check_finite(logits, "the model's outputs", "its weights hold NaN/inf: its training diverged (lower "
+                                                "the learning rate and train again)")
+    if int(labels.max()) >= logits.shape[1]:
+        raise ValueError(f"labels go up to {int(labels.max())} but the model has {logits.shape[1]} outputs "
+                         f"(classes 0 .. {logits.shape[1] - 1}): it cannot predict them; train it with "
+                         f"num_classes={int(labels.max()) + 1}")
+    return (logits.argmax(1) == labels).float().mean().item()
 
 
 class Protocol:
@@ -245,11 +343,23 @@ class Protocol:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
         if encoder is None and kind != "from scratch":
             raise ValueError(f"the {kind!r} protocol needs an encoder")
+        if encoder is not None and not isinstance(encoder, nn.Module):
+            raise TypeError(f"encoder must be a torch.nn.Module (e.g. st.ConvEncoder()), "
+                            f"got {type(encoder).__name__}")
         self.kind, self.encoder, self.device, self.kwargs = kind, encoder, device, kwargs
-        (self.x, self.y), (self.x_test, self.y_test) = train[:2], test[:2]
+        (self.x, self.y), (self.x_test, self.y_test) = _image_pair(train, "train"), _image_pair(test, "test")
         self._features = None
 
     def __call__(self, train_idx: torch.Tensor) -> float:
+        train_idx = torch.as_tensor(train_idx)
+        integer = not (train_idx.is_floating_point() or train_idx.is_complex() or train_idx.dtype == torch.bool)
+        if train_idx.ndim != 1 or len(train_idx) == 0 or not integer:
+            raise ValueError(f"train_idx must be a non-empty 1-D tensor of integer indices into the training "
+                             f"images, got dtype {train_idx.dtype}, shape {tuple(train_idx.shape)}; "
+                             f"st.per_class_indices(labels, k) draws k per class")
+        if not 0 <= int(train_idx.min()) <= int(train_idx.max()) < len(self.y):
+            raise ValueError(f"train_idx must index the {len(self.y)} training images (0 .. {len(self.y) - 1}), "
+                             f"got values from {int(train_idx.min())} to {int(train_idx.max())}")
         if self.kind in ("linear probe", "kNN"):
             if self._features is None:  # (N, D) and (M, D), once for every budget and seed
                 self._features = (extract_features(self.encoder, self.x, device=self.device),
@@ -269,6 +379,13 @@ class Protocol:
             model, _ = train_from_scratch(self.x[train_idx], self.y[train_idx], encoder_config=config,
                                           num_classes=num_classes, device=self.device, **self.kwargs)
         return classifier_accuracy(model, self.x_test, self.y_test, device=self.device)
+
+
+def _image_pair(data, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(images, labels)`` of an ``(images, labels)`` pair or an ImageSet, checked."""
+    if not (isinstance(data, (tuple, list)) and len(data) >= 2 and torch.is_tensor(data[0])):
+        raise TypeError(f"{name} must be an (images, labels) pair or an ImageSet, got {type(data).__name__}")
+    return data[0], _check_labels(data[1], len(data[0]), f"{name} labels")
 
 
 class LabelCurve(dict):
@@ -292,26 +409,42 @@ def label_fraction_curve(protocols: dict, labels: torch.Tensor, labels_per_class
         protocols: ``{name: callable(train_idx) -> accuracy}`` (e.g. :class:`Protocol`); a name may
             be a ``(method, protocol)`` tuple, shown as ``"method / protocol"``.
         labels: (N,) labels of the training images the indices point into.
-        labels_per_class: budgets; ``None`` means every label (run once, not per seed).
+        labels_per_class: budgets; ``None`` means every label (run once, not per seed); a single int
+            or None is one budget.
         seeds: seeds of the label draws (an int n means ``range(n)``).
         verbose: print one line per run (time and accuracy).
 
     Returns:
         A :class:`LabelCurve`: ``{name: {"10/class": acc, ..., "all": acc}}``.
     """
-    labels = torch.as_tensor(labels)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not isinstance(protocols, dict) or not protocols:
+        raise TypeError(f"protocols must be a non-empty dict {{name: callable(train_idx) -> accuracy}}, got "
+                        f"{protocols!r:.60}")
+    for key, protocol in protocols.items():
+        if not callable(protocol):
+            raise TypeError(f"protocols[{key!r}] must be a callable train_idx -> accuracy (e.g. a Protocol), "
+                            f"got {type(protocol).__name__}")
+    labels = _check_labels(labels, None)
+    budgets = _budgets(labels_per_class)
+    if isinstance(seeds, (tuple, list, range)):
+        seeds = [check_number(s, "each seed", low=0, high=2**32 - 1, integer=True) for s in seeds]
+    else:
+        seeds = list(range(check_number(seeds, "seeds", low=1, integer=True,
+                                        hint="an int n means seeds 0 .. n-1; or give a tuple such as (0, 1)")))
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0,)")
     curve = LabelCurve()
     names = {key: " / ".join(key) if isinstance(key, tuple) else str(key) for key in protocols}
-    for k in labels_per_class:
+    for k in budgets:
         column = "all" if k is None else f"{k}/class"
         for seed in ([seeds[0]] if k is None else seeds):
             idx = torch.arange(len(labels)) if k is None else per_class_indices(labels, k, seed)
             for key, protocol in protocols.items():
                 start = time.perf_counter()
-                acc = float(protocol(idx))
-                seconds = time.perf_counter() - start
                 name = names[key]
+                acc = float(check_number(protocol(idx), f"the accuracy that {name!r} returned", low=0, high=1,
+                                         hint="a protocol returns the test accuracy, a number in [0, 1]"))
+                seconds = time.perf_counter() - start
                 curve.runs.setdefault(name, {}).setdefault(column, []).append(acc)
                 curve.seconds[name] = curve.seconds.get(name, 0.0) + seconds
                 if verbose:

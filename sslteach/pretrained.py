@@ -1,21 +1,25 @@
-"""The one place that provides pre-trained encoders: recipes, training, checked checkpoints.
+"""The one path to pre-trained encoders: recipes, training, checked checkpoints, shipped models.
 
-Notebooks 03-05 train an encoder each and save it in ``checkpoints/``; notebook 07 and the command
-line need the same encoders again. :func:`pretrained_encoder` loads the saved file when its sha256
-and its settings match the method's recipe, and otherwise trains one with the classroom recipe
-and saves it, so every caller gets the same encoder::
+Every notebook trains its encoder here, saves it here and loads it from here, so notebook 07 and the
+command line get exactly the encoder a notebook trained::
 
-    encoder = pretrained_encoder("rotation")           # checkpoints/rotnet_encoder.pt, or trains it
-    encoder, info = pretrain("simclr", epochs=1)       # just train (what the CLI calls)
-    encoder = shipped_encoder()                        # data/models/simclr_encoder.pt
+    run = pretrain("simclr")                     # notebook 03's run: fit() with the classroom recipe
+    run.encoder, run.model, run.history          # the encoder we keep, the whole pre-training model
+    run.save()                                   # checkpoints/simclr_encoder.pt (+ .sha256)
+    encoder = pretrained_encoder("rotation")     # checkpoints/rotnet_encoder.pt, or trains and saves it
+    encoder = load_encoder("my_run.pt")          # any checkpoint written by run.save() or the CLI
+    encoder = shipped_encoder()                  # data/models/simclr_encoder.pt
+    random = initial_encoder("simclr")           # the weights pretrain starts from: the random-init baseline
 
 A recipe is a plain dict of the settings a notebook uses; keyword overrides change single values
-(``pretrained_encoder("autoencoder", kind="plain")`` is notebook 05's plain variant).
+(``pretrain("autoencoder", kind="plain")`` is notebook 05's plain variant,
+``pretrain("simclr", temperature=0.05, epochs=3)`` one point of notebook 03's sweep).
 """
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,8 +30,9 @@ from .contrastive import SimCLR, simclr_step
 from .data import SHA256, DataError, data_file, load_cifar10
 from .models import Encoder, build_encoder
 from .rotation import RotNet, rotation_step
-from .train import CheckpointError, TensorLoader, cosine_schedule, fit, load_checkpoint, save_checkpoint
-from .utils import checkpoint_dir, get_device, quick_mode, set_seed
+from .train import (CheckpointError, History, TensorLoader, check_checkpoint_path, cosine_schedule, fit,
+                    load_checkpoint, save_checkpoint)
+from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
 METHODS = ("simclr", "rotation", "autoencoder")
 
@@ -51,21 +56,63 @@ QUICK_RECIPE = dict(epochs=1, n_per_class=50)  # quick mode: only checks that no
 CHECKPOINTS = {"simclr": "simclr_encoder.pt", "rotation": "rotnet_encoder.pt",
                "autoencoder": "ae_{kind}_encoder.pt"}
 SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256 once shipped
+KINDS = ("plain", "denoising", "masked")  # the autoencoder's variants
+
+# what each numeric recipe setting accepts (check_number's keywords); those in _MAY_BE_NONE take None too
+_RANGES = dict(epochs=dict(low=1, integer=True), batch_size=dict(low=1, integer=True),
+               n_per_class=dict(low=1, integer=True), lr=dict(low=0, low_open=True), weight_decay=dict(low=0),
+               warmup_epochs=dict(low=0), temperature=dict(low=0, low_open=True), strength=dict(low=0),
+               colour=dict(low=0), min_scale=dict(low=0, low_open=True, high=1), k=dict(low=2, integer=True),
+               hidden_dim=dict(low=0, integer=True), noise_std=dict(low=0), drop_p=dict(low=0, high=1),
+               mask_ratio=dict(low=0, high=1, high_open=True), patch_size=dict(low=1, integer=True),
+               bottleneck=dict(low=1, integer=True))
+_MAY_BE_NONE = {"n_per_class", "colour", "hidden_dim", "bottleneck"}
 
 
 def recipe_for(method: str, quick: bool = False, **overrides) -> dict:
     """``RECIPES[method]``, with :data:`QUICK_RECIPE` on top when ``quick``, then ``overrides``.
 
     Raises:
-        ValueError: unknown method, or an override the method has no setting for.
+        ValueError: unknown method, an override the method has no setting for, or a value out of
+            range (``epochs=0``, ``lr=-1``, ...).
+        TypeError: a value of the wrong type (``epochs="3"``, ``batch_size=True``).
     """
-    if method not in RECIPES:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_method(method)
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick must be True or False, got {quick!r}")
     unknown = sorted(set(overrides) - set(RECIPES[method]))
     if unknown:
         raise ValueError(f"{method!r} has no setting {', '.join(unknown)}; its settings are "
                          f"{', '.join(RECIPES[method])}")
-    return copy.deepcopy({**RECIPES[method], **(QUICK_RECIPE if quick else {}), **overrides})
+    recipe = copy.deepcopy({**RECIPES[method], **(QUICK_RECIPE if quick else {}), **overrides})
+    _check_recipe(method, recipe)
+    return recipe
+
+
+def _check_method(method) -> None:
+    if not isinstance(method, str) or method not in RECIPES:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _check_recipe(method: str, recipe: dict) -> None:
+    """Every setting of ``recipe`` in range, so a bad override fails before any data is loaded."""
+    for name, value in recipe.items():
+        if name in _RANGES and not (value is None and name in _MAY_BE_NONE):
+            none = " (or None)" if name in _MAY_BE_NONE else ""
+            check_number(value, name, **_RANGES[name],
+                         hint=f"e.g. {name}={RECIPES[method][name]!r}{none}, the {method} recipe's value")
+    if recipe["warmup_epochs"] >= recipe["epochs"]:
+        raise ValueError(f"warmup_epochs={recipe['warmup_epochs']} must be less than epochs={recipe['epochs']}: the "
+                         f"warm-up ends before the training does; e.g. warmup_epochs={RECIPES[method]['warmup_epochs']}")
+    if method == "simclr" and recipe["batch_size"] < 2:
+        raise ValueError(f"simclr needs batch_size >= 2 (each image's negatives are the other images of its "
+                         f"batch), got {recipe['batch_size']}; e.g. batch_size={RECIPES['simclr']['batch_size']}")
+    if method == "autoencoder" and recipe["kind"] not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {recipe['kind']!r}")
+    encoder = recipe["encoder"]
+    if not isinstance(encoder, dict):
+        raise TypeError(f"encoder must be an encoder config dict such as {{'name': 'conv'}} or "
+                        f"{{'name': 'resnet18'}} (what encoder.config holds), got {encoder!r}")
 
 
 def checkpoint_name(method: str, recipe: dict | None = None, quick: bool = False) -> str:
@@ -96,32 +143,93 @@ def build_method(method: str, recipe: dict):
     return model, step, encoder
 
 
+@dataclass
+class PretrainRun:
+    """What :func:`pretrain` returns: the trained encoder, the whole pre-training model, the history
+    and a plain-dict record of the run (what :meth:`save` writes next to the weights)."""
+    encoder: Encoder          # the part we keep: f, mapping images to h
+    model: torch.nn.Module    # the whole pre-training model (SimCLR with its head, RotNet, autoencoder)
+    history: History          # fit's per-epoch and per-step values
+    info: dict                # method, recipe, seed, seconds, device, history.epoch, torch_version, quick
+
+    @property
+    def recipe(self) -> dict:
+        return self.info["recipe"]
+
+    def default_path(self) -> Path:
+        """``checkpoints/<name>``: where :func:`pretrained_encoder` looks for this method's encoder.
+
+        Raises:
+            ValueError: the run's recipe is not the method's classroom (or quick) recipe: such an
+                encoder has no default file, pass ``path=`` to :meth:`save`.
+        """
+        method, quick = self.info["method"], self.info["quick"]
+        kind = {"kind": self.recipe["kind"]} if method == "autoencoder" else {}
+        if _plain(self.recipe) != _plain(recipe_for(method, quick=quick, **kind)):
+            raise ValueError(f"this {method} run changed the recipe ({_changed(method, self.recipe, quick)}), so "
+                             f"it has no default checkpoint file (that file holds the {'quick' if quick else 'classroom'} "
+                             f"recipe's encoder): pass a path, run.save('checkpoints/my_{method}.pt')")
+        return checkpoint_dir() / checkpoint_name(method, self.recipe, quick=quick)
+
+    def save(self, path: str | Path | None = None, **extra) -> Path:
+        """Write the encoder with its ``config`` and ``info`` (and ``extra`` plain values, e.g.
+        ``metrics=``) atomically with its ``.sha256``; default path :meth:`default_path`."""
+        path = self.default_path() if path is None else path  # save_checkpoint checks it
+        return save_pretrained(path, self.encoder, self.info, **extra)
+
+
+def _changed(method: str, recipe: dict, quick: bool) -> str:
+    base = recipe_for(method, quick=quick)
+    return ", ".join(f"{k}={recipe[k]!r}" for k in recipe if _plain(recipe[k]) != _plain(base.get(k))) or "nothing"
+
+
+def initial_encoder(method: str, seed: int = 0, **overrides) -> Encoder:
+    """The encoder :func:`pretrain` starts from, untrained: the random-init baseline of a notebook
+    (same architecture, same initial weights for the same ``seed``), on the CPU, in eval mode."""
+    recipe = recipe_for(method, **overrides)
+    with torch.random.fork_rng(devices=[]):
+        set_seed(seed)
+        return build_method(method, recipe)[2].eval()
+
+
 def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torch.device | str | None = None,
-             progress: bool = True, **overrides) -> tuple[Encoder, dict]:
+             progress: bool = True, quick: bool = False, **overrides) -> PretrainRun:
     """Pre-train an encoder on the shipped CIFAR-10 training images (no labels) with a recipe.
 
-    AdamW, linear warm-up then cosine decay, ``drop_last`` batches. With the default recipes and
-    ``seed=0`` this is the run of the method's notebook (same initial weights, same batches).
+    The loop is :func:`sslteach.train.fit` with the method's step function, AdamW, a linear warm-up
+    then cosine decay, and ``drop_last`` batches shuffled by ``seed``. Each notebook trains through
+    this function, so ``pretrain(method, **its_overrides)`` and ``python -m sslteach pretrain`` with
+    the same settings give the notebook's run, bit for bit on the same machine.
 
     Args:
         method: ``"simclr"``, ``"rotation"`` or ``"autoencoder"``.
         epochs: default the recipe's.
-        seed: seeds the initial weights, the batch order and the augmentations.
+        seed: seeds the initial weights (:func:`initial_encoder` gives the same ones), the batch
+            order and the augmentations.
         device: default :func:`sslteach.utils.get_device`.
         progress: show a progress bar.
+        quick: apply :data:`QUICK_RECIPE` (1 epoch on 50 images per class): only to check that
+            code runs.
         **overrides: recipe settings to change (see :data:`RECIPES`).
 
     Returns:
-        ``(encoder, info)``: the trained encoder (on ``device``, eval mode) and a dict with the
-        method, the full recipe, the seed, the seconds of training, the device, the per-epoch
-        history and the torch version, ready for :func:`save_pretrained`.
+        A :class:`PretrainRun`: ``.encoder`` (on ``device``, eval mode), ``.model``, ``.history``
+        and ``.info`` (method, full recipe, seed, seconds of training, device, per-epoch history,
+        torch version, quick), ready for ``.save()``.
     """
     if epochs is not None:
         overrides["epochs"] = epochs
-    recipe = recipe_for(method, **overrides)
-    set_seed(seed)
+    recipe = recipe_for(method, quick=quick, **overrides)
+    check_number(seed, "seed", low=0, high=2**32 - 1, integer=True, hint="e.g. seed=0")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     device = get_device(device)
     train = load_cifar10("train", n_per_class=recipe["n_per_class"])
+    n_batches = len(train.images) // recipe["batch_size"]
+    if n_batches < 1:
+        raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {len(train.images)} training images "
+                         f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(train.images)}")
+    set_seed(seed)
     model, step, encoder = build_method(method, recipe)
     loader = TensorLoader(train.images, batch_size=recipe["batch_size"], drop_last=True, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
@@ -131,8 +239,8 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     history = fit(model, step, loader, opt, recipe["epochs"], scheduler=sched, device=device,
                   progress=progress, desc=f"{method} pre-training")
     info = dict(method=method, recipe=recipe, seed=seed, seconds=time.perf_counter() - start,
-                device=str(device), history=history.epoch, torch_version=str(torch.__version__))
-    return encoder, info
+                device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick)
+    return PretrainRun(encoder.eval(), model.eval(), history, info)
 
 
 def save_pretrained(path: str | Path, encoder: Encoder, info: dict, **extra) -> Path:
@@ -148,13 +256,35 @@ def _fresh_encoder(config: dict) -> Encoder:
 
 
 def load_encoder(path: str | Path) -> Encoder:
-    """An encoder rebuilt from a checkpoint's ``config`` and weights (sha256 checked), CPU, eval mode."""
-    ckpt = load_checkpoint(path)
+    """An encoder rebuilt from a checkpoint's ``config`` and weights (sha256 checked), CPU, eval mode.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: not a checkpoint (:func:`sslteach.train.load_checkpoint`), no ``config``, or
+            a ``config`` that does not build an encoder that fits the weights.
+    """
+    return _encoder_from(load_checkpoint(path), path)
+
+
+def _encoder_from(ckpt: dict, path: str | Path) -> Encoder:
+    """The encoder of a loaded checkpoint: built from its ``config``, with its weights, in eval mode."""
     if "config" not in ckpt:
         raise CheckpointError(f"{path} has no encoder config, so the encoder cannot be rebuilt: save "
                               f"encoders with save_checkpoint(path, encoder, config=encoder.config)")
-    encoder = _fresh_encoder(ckpt["config"])
-    encoder.load_state_dict(ckpt["model"])
+    if not isinstance(ckpt["config"], dict):
+        raise CheckpointError(f"{path} has an encoder config that is not a dict ({ckpt['config']!r}): save "
+                              f"encoders with save_checkpoint(path, encoder, config=encoder.config)")
+    try:
+        encoder = _fresh_encoder(ckpt["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} has an encoder config that does not build an encoder ({e}); the file was "
+                              f"written by another version of sslteach, or edited: train it again") from None
+    try:
+        encoder.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: the weights do not fit the encoder its config describes "
+                              f"({' '.join(str(e).split())[:300]}); the file was edited or mixed up: train it "
+                              f"again") from None
     return encoder.eval()
 
 
@@ -170,26 +300,28 @@ def _plain(value):
 def check_checkpoint(path: str | Path, method: str, recipe: dict) -> dict:
     """Load a checkpoint (sha256 checked) and make sure it was trained for ``method`` with ``recipe``.
 
-    Checks what the file records: the encoder ``config`` always; the ``method`` and the whole
-    ``recipe`` when saved by :func:`save_pretrained`; else the ``epochs`` in its metrics (the
-    files notebooks 04 and 05 write).
+    Checks the encoder ``config``, the ``method`` and every setting of the ``recipe`` that the file
+    records (:meth:`PretrainRun.save` and the command line write them).
 
     Returns:
         The checkpoint dict.
 
     Raises:
-        CheckpointError: corrupt file, or settings that differ (each one named, expected vs found).
+        CheckpointError: corrupt file, a file without a recorded method and recipe, or settings that
+            differ (each one named, expected vs found).
     """
+    _check_method(method)
+    if not isinstance(recipe, dict) or "encoder" not in recipe:
+        raise TypeError(f"recipe must be a recipe dict, e.g. recipe_for({method!r}), got {type(recipe).__name__}")
     ckpt = load_checkpoint(path)
+    if not isinstance(ckpt.get("recipe"), dict) or "method" not in ckpt:
+        raise CheckpointError(f"checkpoint {path} records no method and recipe, so it cannot be checked against "
+                              f"the {method!r} recipe: write encoders with pretrain(...).save() or "
+                              f"`python -m sslteach pretrain`, or load this file with load_encoder({str(path)!r})")
     expected = {"config": _fresh_encoder(recipe["encoder"]).config, "method": method}
-    found = {"config": ckpt.get("config", "(none)")}
-    if "method" in ckpt:
-        found["method"] = ckpt["method"]
-    if "recipe" in ckpt:
-        expected.update({f"recipe {k}": v for k, v in recipe.items()})
-        found.update({f"recipe {k}": ckpt["recipe"].get(k, "(none)") for k in recipe})
-    elif "epochs" in ckpt.get("metrics", {}):
-        expected["epochs"], found["epochs"] = recipe["epochs"], ckpt["metrics"]["epochs"]
+    found = {"config": ckpt.get("config", "(none)"), "method": ckpt["method"]}
+    expected.update({f"recipe {k}": v for k, v in recipe.items()})
+    found.update({f"recipe {k}": ckpt["recipe"].get(k, "(none)") for k in recipe})
     diffs = [f"{k}: expected {expected[k]!r}, found {found[k]!r}"
              for k in found if _plain(found[k]) != _plain(expected[k])]
     if diffs:
@@ -225,9 +357,13 @@ def pretrained_encoder(method: str, path: str | Path | None = None, train_if_mis
         The encoder, on the CPU, in eval mode.
     """
     quick = quick_mode() if quick is None else quick
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick must be True, False or None (None: $SSLTEACH_QUICK decides), got {quick!r}")
     recipe = recipe_for(method, **overrides)
+    if not isinstance(train_if_missing, bool):
+        raise TypeError(f"train_if_missing must be True or False, got {train_if_missing!r}")
     if path is not None:
-        candidates = [(Path(path), recipe)]
+        candidates = [(check_checkpoint_path(path), recipe)]  # a folder fails now, not after training
     else:
         candidates = [(checkpoint_dir() / checkpoint_name(method, recipe), recipe)]
         if quick:
@@ -241,18 +377,17 @@ def pretrained_encoder(method: str, path: str | Path | None = None, train_if_mis
                 if i + 1 < len(candidates):  # quick mode: a classroom file that does not fit is skipped
                     continue
                 raise
-            encoder = _fresh_encoder(ckpt["config"])
-            encoder.load_state_dict(ckpt["model"])
-            return encoder.eval()
+            return _encoder_from(ckpt, file)
     file, wanted = candidates[-1]
     if not train_if_missing:
         raise FileNotFoundError(f"no pre-trained {method} encoder at {file}: run the notebook that trains "
                                 f"it, or call pretrained_encoder({method!r}) with train_if_missing=True")
     print(f"{file.name} not found: training the {method} encoder with the "
           f"{'quick' if quick else 'classroom'} recipe, then saving it to {file}")
-    encoder, info = pretrain(method, device=device, **wanted)
-    save_pretrained(file, encoder, info)
-    return encoder.cpu().eval()
+    run = pretrain(method, device=device, quick=False, **wanted)
+    run.info["quick"] = quick  # a quick-recipe file is marked as such
+    run.save(file)
+    return run.encoder.cpu().eval()
 
 
 def shipped_encoder() -> Encoder:

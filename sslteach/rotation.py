@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import check_images
+from .utils import check_images, check_number
 from .data import per_class_indices
 from .probe import extract_features, knn_accuracy, linear_probe
 from .models import ConvEncoder, Encoder, ProjectionHead
@@ -34,9 +34,14 @@ def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> 
 
     The disc is defined on pixel centres, so it is unchanged by ``torch.rot90`` on square images.
 
+    Args:
+        height, width: size of the images to mask, in pixels (integers >= 1).
+
     Returns:
         (1, 1, height, width) tensor.
     """
+    height = check_number(height, "height", low=1, integer=True, hint="pass the image size, e.g. x.shape[-2]")
+    width = check_number(width, "width", low=1, integer=True, hint="pass the image size, e.g. x.shape[-1]")
     ys = torch.arange(height, device=device, dtype=torch.float64) + 0.5 - height / 2
     xs = torch.arange(width, device=device, dtype=torch.float64) + 0.5 - width / 2
     r2 = ys[:, None] ** 2 + xs[None, :] ** 2                   # (H, W) squared distance to the centre
@@ -52,12 +57,19 @@ def rotate(x: torch.Tensor, angle: float) -> torch.Tensor:
     carry no real content (see :func:`rotate_batch` for how RotNet hides them).
 
     Args:
-        x: (N, C, H, W) float images.
-        angle: degrees, counter-clockwise as displayed.
+        x: (N, C, H, W) float images in [0, 1].
+        angle: degrees, counter-clockwise as displayed (a finite number).
 
     Returns:
         (N, C, H, W) (or (N, C, W, H) for an odd multiple of 90° on non-square images).
     """
+    check_images(x, "rotate")
+    angle = check_number(angle, "angle", hint="give the angle in degrees, e.g. 90 or 45.0")
+    return _rotate(x, angle)
+
+
+def _rotate(x: torch.Tensor, angle: float) -> torch.Tensor:
+    """:func:`rotate` without the checks (``rotate_batch`` checks once for all ``k`` angles)."""
     quarter = angle / 90
     if quarter == round(quarter):
         return torch.rot90(x, int(round(quarter)) % 4, dims=(2, 3))
@@ -100,9 +112,10 @@ def rotate_batch(x: torch.Tensor, k: int = 4, mask: bool | None = None) -> tuple
 
     - Gidaris et al., Unsupervised Representation Learning by Predicting Image Rotations, 2018.
     """
-    check_images(x)
-    if not isinstance(k, int) or k < 2:
-        raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
+    check_images(x, "rotate_batch")
+    k = _check_k(k)
+    if mask is not None and not isinstance(mask, bool):
+        raise TypeError(f"mask must be True, False or None (mask only when needed), got {mask!r}")
     N, C, H, W = x.shape
     angles = [360 * r / k for r in range(k)]
     exact = all(a % 90 == 0 for a in angles)
@@ -111,11 +124,28 @@ def rotate_batch(x: torch.Tensor, k: int = 4, mask: bool | None = None) -> tuple
                          f"H×W = {H}×{W}: crop them square or use k=2 (0° and 180°)")
     if mask is None:
         mask = not exact
-    x_rot = torch.cat([rotate(x, a) for a in angles])           # (kN, C, H, W), grouped by rotation
+    x_rot = torch.cat([_rotate(x, a) for a in angles])           # (kN, C, H, W), grouped by rotation
     if mask:
         x_rot = x_rot * circular_mask(H, W, device=x.device, dtype=x.dtype)
     labels = torch.arange(k, device=x.device).repeat_interleave(N)  # (kN,) = [0]*N + [1]*N + ...
     return x_rot, labels
+
+
+def _check_k(k) -> int:
+    return check_number(k, "k (number of rotations)", low=2, integer=True,
+                        hint="use k=4 (0°, 90°, 180°, 270°), as Gidaris et al. do, or k=2 or 8")
+
+
+def _model_k(model, k) -> int:
+    """The model's ``k`` after checking that ``k`` (None: the model's) matches its head."""
+    if not isinstance(getattr(model, "k", None), int):
+        raise TypeError(f"expected a RotNet (a model with a k-way rotation head), got {type(model).__name__}; "
+                        f"wrap your encoder: RotNet(encoder, k=4)")
+    k = model.k if k is None else _check_k(k)
+    if k != model.k:
+        raise ValueError(f"k={k} does not match the model's head, which predicts {model.k} rotations; "
+                         f"leave k out, or train a RotNet(k={k})")
+    return k
 
 
 class RotNet(nn.Module):
@@ -128,12 +158,21 @@ class RotNet(nn.Module):
         hidden_dim: width of the head's hidden layer (Linear-BN-ReLU-Linear); ``None`` or 0 for
             a single linear layer. A small MLP head keeps the last block of the encoder a little
             less specialised to the pretext task.
+
+    Raises:
+        TypeError: ``encoder`` has no ``feature_dim`` (it is not an sslteach encoder).
+        ValueError: ``k`` < 2 or ``hidden_dim`` < 0.
     """
 
     def __init__(self, encoder: Encoder | None = None, k: int = 4, hidden_dim: int | None = 256):
         super().__init__()
-        if not isinstance(k, int) or k < 2:
-            raise ValueError(f"k (number of rotations) must be an integer >= 2, got {k!r}")
+        k = _check_k(k)
+        if hidden_dim is not None:
+            hidden_dim = check_number(hidden_dim, "hidden_dim", low=0, integer=True,
+                                      hint="use None (or 0) for a single linear layer")
+        if encoder is not None and not isinstance(getattr(encoder, "feature_dim", None), int):
+            raise TypeError(f"encoder must be an sslteach Encoder (with a feature_dim), got "
+                            f"{type(encoder).__name__}; use e.g. ConvEncoder() or ResNet18Encoder()")
         self.encoder = encoder if encoder is not None else ConvEncoder()
         self.k = k
         self.head = ProjectionHead(self.encoder.feature_dim, hidden_dim or None, out_dim=k,
@@ -157,11 +196,11 @@ def rotation_step(k: int | None = None):
     Returns:
         ``step(model, batch) -> (loss, {"acc": rotation accuracy of the batch})``.
     """
+    if k is not None:
+        k = _check_k(k)  # fail now, not at the first batch
+
     def step(model: RotNet, batch):
-        kk = model.k if k is None else k
-        if kk != model.k:
-            raise ValueError(f"rotation_step(k={kk}) does not match the model's head, which "
-                             f"predicts {model.k} rotations; use RotNet(k={kk}) or rotation_step()")
+        kk = _model_k(model, k)
         x_rot, y = rotate_batch(as_float_images(batch), kk)   # (kN, C, H, W), (kN,)
         logits = model(x_rot)                                   # (kN, k)
         loss = F.cross_entropy(logits, y)
@@ -191,10 +230,8 @@ def rotation_predictions(model: RotNet, images: torch.Tensor, k: int | None = No
         >>> probs = rotation_predictions(model, test_images)        # (N, 4, 4)
         >>> wrong = probs.argmax(-1) != torch.arange(4)              # (N, 4): which copies fail
     """
-    k = model.k if k is None else k
-    if k != model.k:
-        raise ValueError(f"k={k} does not match the model's head ({model.k} rotations); "
-                         f"leave k out or build RotNet(k={k})")
+    k = _model_k(model, k)
+    _check_images_arg(images, batch_size)
 
     def predict(model, x):
         x_rot, _ = rotate_batch(x, k)                              # (kB, C, H, W), grouped by rotation
@@ -202,6 +239,17 @@ def rotation_predictions(model: RotNet, images: torch.Tensor, k: int | None = No
         return probs.view(k, len(x), k).transpose(0, 1)            # (B, k, k): [image, true r, predicted]
 
     return infer_batches(model, images, predict, batch_size=batch_size, device=device)
+
+
+def _check_images_arg(images, batch_size) -> None:
+    """Fail before the model moves: a tensor of at least one image, a batch_size >= 1."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a tensor (N, C, H, W), got {type(images).__name__}; "
+                        f"for a list of images use torch.stack(images)")
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}; "
+                         f"for one image add a batch dimension: x.unsqueeze(0)")
+    check_number(batch_size, "batch_size", low=1, integer=True, hint="images per forward pass, e.g. 500")
 
 
 def rotation_accuracy(model: RotNet, images: torch.Tensor, k: int | None = None, batch_size: int = 500,
@@ -258,12 +306,27 @@ def probe_blocks(encoder: Encoder, train_x: torch.Tensor, train_y: torch.Tensor,
     encoder = encoder.encoder if isinstance(encoder, RotNet) else encoder
     if not hasattr(encoder, "block_dims"):
         raise TypeError(f"probe_blocks needs an sslteach Encoder (with blocks), got {type(encoder).__name__}")
-    if max_features is not None and (isinstance(max_features, bool) or not isinstance(max_features, int)
-                                     or max_features < max(encoder.block_dims)):
-        raise ValueError(f"max_features must be an int >= the widest block ({max(encoder.block_dims)} channels), "
-                         f"got {max_features!r}; use None for one globally pooled vector per block")
+    if max_features is not None:
+        check_number(max_features, "max_features", low=max(encoder.block_dims), integer=True,
+                     hint=f"at least the widest block ({max(encoder.block_dims)} channels); use None for "
+                          f"one globally pooled vector per block")
+    check_number(knn_k, "knn_k", low=1, integer=True, hint="the number of neighbours that vote, e.g. 20")
+    check_number(seed, "seed", integer=True)
     train_y, test_y = torch.as_tensor(train_y), torch.as_tensor(test_y)
+    for name, x, y in (("train", train_x, train_y), ("test", test_x, test_y)):
+        _check_images_arg(x, batch_size)
+        if y.ndim != 1 or len(y) != len(x):
+            raise ValueError(f"{name}_y must hold one label per {name} image: expected shape ({len(x)},), "
+                             f"got {tuple(y.shape)}")
     if labels_per_class is not None:
+        labels_per_class = check_number(labels_per_class, "labels_per_class", low=1, integer=True,
+                                        hint="use None for every training label")
+        classes, counts = torch.unique(train_y, return_counts=True)
+        if labels_per_class > counts.min():
+            c = classes[counts.argmin()].item()
+            raise ValueError(f"labels_per_class={labels_per_class}, but class {c} has only "
+                             f"{counts.min().item()} training images; use labels_per_class <= "
+                             f"{counts.min().item()} or None for every label")
         idx = per_class_indices(train_y, labels_per_class, seed)
         train_x, train_y = train_x[idx], train_y[idx]
     was_training, param = encoder.training, next(encoder.parameters())

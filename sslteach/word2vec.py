@@ -11,21 +11,27 @@ The recipe (Mikolov et al. 2013), one function per step:
    (:func:`negative_distribution`): binary contrastive learning with two embedding tables,
    ``W_in`` (the word vectors we keep) and ``W_out`` (output vectors), see :func:`sgns_loss`.
 
-Speed on a laptop CPU: 0.6-0.7x gensim's words/s with 2 threads on gutenberg, 0.85-0.95x on
-enwiki, with the same WordSim/SimLex rho (``benchmarks/bench_word2vec.py``). How:
+Speed on a laptop CPU: of the same order as gensim's words/s, with the same WordSim/SimLex rho;
+``benchmarks/bench_word2vec.py`` measures it and the README's performance table gives the current
+figures. How:
 
 * the ``2b`` contexts of a window share its ``K`` negative words (Ji et al. 2016), so a batch of
   windows is one batched matrix product ``(N, 2W, D) @ (N, D, 1+K)`` instead of millions of tiny
   dot products, and each window gathers ``1+K`` output rows instead of ``2b(1+K)``;
 * windows are sorted by how many context columns they use, and each batch drops the padding
-  columns it does not need (1.4x faster than always padding to ``2 * window``);
+  columns it does not need, instead of always padding to ``2 * window``;
 * the gradients are written by hand (:func:`sgns_grads`, checked against autograd in the tests)
-  and applied with ``index_add_``: plain SGD on the touched rows, as in word2vec.c. Same numbers,
-  1.4x faster than ``nn.Embedding(sparse=True)`` + autograd + ``optim.SGD`` (which builds sparse
-  gradient tensors) and 2.2x faster than ``SparseAdam``, which also learned no better here;
+  and applied with ``index_add_``: plain SGD on the touched rows, as in word2vec.c. Same numbers
+  as ``nn.Embedding(sparse=True)`` + autograd + ``optim.SGD``, but faster, as no sparse gradient
+  tensors are built; ``SparseAdam`` was slower still and learned no better here;
 * ``workers`` Python threads update the shared tables without locks (Hogwild, as word2vec.c and
   gensim do) while each PyTorch op runs single-threaded: OpenMP threads on these small ops stall
-  whenever another program uses a core (up to 30x slower on a busy 2-core machine).
+  whenever another program uses a core, which makes training many times slower on a busy machine.
+
+One difference from word2vec.c: it applies the updates of a word one pair at a time, each seeing
+the last, while a batch adds them up at once. A word repeated ``n`` times in a batch would move
+``n`` steps in one go and overshoot, so a row's summed step is capped (:data:`ROW_STEP_LIMIT`, see
+:func:`_train_batch`). A run that still diverges stops with a ``FloatingPointError``.
 
 - Mikolov et al., Efficient Estimation of Word Representations in Vector Space, 2013.
 - Mikolov et al., Distributed Representations of Words and Phrases and their Compositionality, 2013.
@@ -38,6 +44,7 @@ import math
 import re
 import threading
 import time
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,10 +52,52 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .utils import get_device
+from .utils import check_number, get_device
 from .wordeval import Embeddings, UnknownWordError  # noqa: F401  (re-exported)
 
 _WORD = re.compile(r"[^\W_]")  # a token is a word if it has a letter or a digit
+ROW_STEP_LIMIT = 0.4  # lr x (updates of a row in one batch) is capped at this: see _train_batch
+DIVERGED = 10.0       # a chunk whose mean loss exceeds 10x the untrained (1 + K) log 2 has diverged
+
+
+def _check_lines(lines) -> list:
+    if isinstance(lines, (str, bytes)):
+        raise TypeError(f"tokenize expects a list of lines (strings), got one {type(lines).__name__}; "
+                        f"for a single line use tokenize([line])")
+    lines = list(lines)
+    for i, line in enumerate(lines):
+        if not isinstance(line, str):
+            what = " (already tokenized? then skip tokenize)" if isinstance(line, (list, tuple)) else ""
+            raise TypeError(f"tokenize expects every line to be a string, but line {i} is a "
+                            f"{type(line).__name__}{what}: {line!r:.60}")
+    return lines
+
+
+def _check_sentences(sentences, fn: str) -> list[list[str]]:
+    """``sentences`` as a list of token lists, or a TypeError that says to call :func:`tokenize`."""
+    fix = "call tokenize(lines) first, which turns each line into a list of words"
+    if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+        raise TypeError(f"{fn} expects a list of token lists, e.g. [['the', 'king'], ...], got a "
+                        f"{type(sentences).__name__}: {fix}")
+    sentences = list(sentences)  # a generator would be used up by the first pass
+    for i, s in enumerate(sentences):
+        if isinstance(s, str):
+            raise TypeError(f"{fn} expects token lists, but sentence {i} is a string ({s!r:.40}), which "
+                            f"would make a vocabulary of single characters: {fix}")
+        if not isinstance(s, (list, tuple)) or not set(map(type, s)) <= {str}:
+            raise TypeError(f"{fn} expects every sentence to be a list of word strings, but sentence {i} "
+                            f"is {s!r:.60} ({type(s).__name__}): {fix}")
+    return sentences
+
+
+def _check_counts(counts, name: str) -> torch.Tensor:
+    if not isinstance(counts, torch.Tensor) or counts.ndim != 1 or counts.dtype == torch.bool:
+        raise TypeError(f"{name} must be a 1-D tensor of word counts (V,), as build_vocab returns, got "
+                        f"{type(counts).__name__} {tuple(getattr(counts, 'shape', ()))}")
+    if not bool(torch.isfinite(counts.double()).all()) or bool((counts < 0).any()) or not counts.sum() > 0:
+        raise ValueError(f"{name} must hold finite counts >= 0 with a positive total, got {counts.tolist()[:8]}...; "
+                         f"use the counts of build_vocab(sentences)")
+    return counts
 
 
 def tokenize(lines: list[str]) -> list[list[str]]:
@@ -60,7 +109,7 @@ def tokenize(lines: list[str]) -> list[list[str]]:
         >>> tokenize(["He said , `` Hello ! ''", "-- ."])
         [['he', 'said', 'hello']]
     """
-    sentences = ([t for t in line.lower().split() if _WORD.search(t)] for line in lines)
+    sentences = ([t for t in line.lower().split() if _WORD.search(t)] for line in _check_lines(lines))
     return [s for s in sentences if s]
 
 
@@ -70,11 +119,17 @@ def build_vocab(sentences: list[list[str]], min_count: int = 5) -> tuple[list[st
     Returns:
         ``(words, counts)``: a list of V words and their corpus counts (V,) int64.
     """
+    sentences = _check_sentences(sentences, "build_vocab")
+    min_count = check_number(min_count, "min_count", low=1, integer=True,
+                             hint="rarer words are dropped; 1 keeps every word, 5 is word2vec's default")
     freq = Counter(w for s in sentences for w in s)
+    if not freq:
+        raise ValueError(f"the {len(sentences)} sentences hold no word: pass tokenize(lines) of a non-empty text")
     kept = sorted(((n, w) for w, n in freq.items() if n >= min_count), key=lambda nw: (-nw[0], nw[1]))
     if not kept:
-        raise ValueError(f"no word occurs min_count={min_count} times in {sum(freq.values())} tokens; "
-                         f"use a lower min_count or a larger corpus")
+        raise ValueError(f"no word occurs min_count={min_count} times in {sum(freq.values())} tokens "
+                         f"(the most frequent occurs {max(freq.values())} times); use a lower min_count "
+                         f"or a larger corpus")
     return [w for _, w in kept], torch.tensor([n for n, _ in kept])
 
 
@@ -84,9 +139,14 @@ def encode(sentences: list[list[str]], words: list[str]) -> tuple[torch.Tensor, 
     Returns:
         ``(ids, sentence)``: word ids (T,) and the sentence each token comes from (T,), int64.
     """
+    sentences = _check_sentences(sentences, "encode")
+    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+        raise TypeError(f"words must be a list of word strings, as build_vocab returns, got {words!r:.60}")
     index = {w: i for i, w in enumerate(words)}
+    if len(index) != len(words):
+        raise ValueError("words holds duplicates, so a word would have two ids; use the words of build_vocab")
     encoded = [[index[w] for w in s if w in index] for s in sentences]
-    lengths = torch.tensor([len(s) for s in encoded])
+    lengths = torch.tensor([len(s) for s in encoded], dtype=torch.long)
     ids = torch.tensor([i for s in encoded for i in s], dtype=torch.long)
     return ids, torch.repeat_interleave(torch.arange(len(encoded)), lengths)
 
@@ -105,10 +165,12 @@ def keep_probability(counts: torch.Tensor, sample: float = 1e-4) -> torch.Tensor
     Returns:
         (V,) float keep probabilities in (0, 1].
     """
-    if sample <= 0:
+    counts = _check_counts(counts, "counts")
+    sample = check_number(sample, "sample", low=0, hint="the subsampling threshold, e.g. 1e-4; 0 keeps every word")
+    if sample == 0:
         return torch.ones(len(counts))
     f = counts.double() / counts.sum()  # (V,) relative frequencies
-    return ((f / sample).sqrt() + 1).mul(sample / f).clamp(max=1).float()
+    return ((f / sample).sqrt() + 1).mul(sample / f).clamp(max=1).float()  # f = 0 (unseen): kept
 
 
 def negative_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Tensor:
@@ -117,12 +179,16 @@ def negative_distribution(counts: torch.Tensor, power: float = 0.75) -> torch.Te
     The 3/4 power flattens the unigram distribution so rare words are drawn more often than their
     frequency (Mikolov et al. 2013, "Distributed Representations...").
     """
+    counts = _check_counts(counts, "counts")
+    power = check_number(power, "power", low=0, hint="0.75 as in word2vec; 1 is the unigram distribution")
     p = counts.double() ** power
     return (p / p.sum()).float()
 
 
 def sample_negatives(probs: torch.Tensor, shape: tuple, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw word ids of the given ``shape`` i.i.d. from ``probs`` (V,)."""
+    _check_counts(probs, "probs")
+    shape = tuple(check_number(n, "every size in shape", low=0, integer=True) for n in shape)
     n = math.prod(shape)
     if n == 0:  # torch.multinomial refuses to draw nothing
         return torch.zeros(shape, dtype=torch.long, device=probs.device)
@@ -144,6 +210,13 @@ def context_windows(ids: torch.Tensor, sentence: torch.Tensor, window: int,
     Returns:
         ``(contexts, valid)``: (n, 2 * window) word ids and (n, 2 * window) bool.
     """
+    window = check_number(window, "window", low=1, integer=True, hint="the largest window, e.g. 5")
+    for name, t in (("ids", ids), ("sentence", sentence)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must be a 1-D integer tensor, as encode returns, got "
+                            f"{type(t).__name__} {getattr(t, 'dtype', '')} {tuple(getattr(t, 'shape', ()))}")
+    if len(ids) != len(sentence):
+        raise ValueError(f"ids and sentence must have one entry per token, got {len(ids)} and {len(sentence)}")
     n, device = len(ids), ids.device
     dist = torch.arange(1, window + 1, device=device).repeat_interleave(2)  # (2W,) 1, 1, 2, 2, ...
     offsets = dist * torch.tensor([-1, 1], device=device).repeat(window)   # (2W,) -1, 1, -2, 2, ...
@@ -153,6 +226,20 @@ def context_windows(ids: torch.Tensor, sentence: torch.Tensor, window: int,
     pos = pos.clamp(0, max(n - 1, 0))
     valid &= sentence[pos] == sentence[:, None]
     return ids[pos], valid
+
+
+def _check_batch(x, y, valid, fn: str) -> None:
+    if not all(isinstance(t, torch.Tensor) for t in (x, y)) or x.ndim != 3 or y.ndim != 3:
+        raise ValueError(f"{fn} expects x (N, C, D) and y (N, 1+K, D) tensors, got "
+                         f"{tuple(getattr(x, 'shape', ()))} and {tuple(getattr(y, 'shape', ()))}; "
+                         f"for one context per window use x[:, None, :]")
+    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
+        raise ValueError(f"{fn}: x (N, C, D) and y (N, 1+K, D) need the same N and D, got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}")
+    if valid is not None and (not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool
+                              or valid.shape != x.shape[:2]):
+        raise ValueError(f"{fn}: valid must be a bool tensor (N, C) = {tuple(x.shape[:2])}, got "
+                         f"{getattr(valid, 'dtype', type(valid).__name__)} {tuple(getattr(valid, 'shape', ()))}")
 
 
 def sgns_loss(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -170,12 +257,18 @@ def sgns_loss(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor | None = Non
     Returns:
         Scalar mean loss.
     """
+    _check_batch(x, y, valid, "sgns_loss")
+    if x.shape[0] * x.shape[1] == 0 or y.shape[1] == 0 or (valid is not None and not bool(valid.any())):
+        raise ValueError(f"sgns_loss averages over the valid (context, centre) pairs, but there is none "
+                         f"(x {tuple(x.shape)}, y {tuple(y.shape)}): the mean of nothing is undefined; "
+                         f"pass at least one window with a context and a centre word")
     s = torch.bmm(x, y.transpose(1, 2))  # (N, C, 1+K) scores
     loss = -F.logsigmoid(s[..., 0]) - F.logsigmoid(-s[..., 1:]).sum(-1)  # (N, C)
     return loss.mean() if valid is None else loss[valid].mean()
 
 
-def sgns_grads(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor):
+def sgns_grads(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, wx: torch.Tensor | None = None,
+               wy: torch.Tensor | None = None):
     """Hand-written gradients of the *summed* :func:`sgns_loss` over the valid pairs.
 
     With ``s = x . y`` and label 1 for the centre, 0 for negatives: ``dL/ds = sigmoid(s) - label``,
@@ -184,30 +277,56 @@ def sgns_grads(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor):
 
     Args:
         x: (N, C, D); y: (N, 1+K, D); valid: (N, C) bool.
+        wx, wy: optional factors (N, C) and (N, 1+K) applied to the gradient of each row of ``x``
+            and ``y`` (training uses them to cap the step of a repeated word, see :func:`_train_batch`).
 
     Returns:
         ``(loss, gx, gy)``: summed loss (scalar), gradients (N, C, D) and (N, 1+K, D).
     """
+    _check_batch(x, y, valid, "sgns_grads")
     s = torch.bmm(x, y.transpose(1, 2))  # (N, C, 1+K)
     m = valid.unsqueeze(2).to(s.dtype)   # (N, C, 1)
     loss = F.softplus(-s[..., :1]) + F.softplus(s[..., 1:]).sum(-1, keepdim=True)  # (N, C, 1) = -log sigmoid(...)
     g = torch.sigmoid(s)
     g[..., 0] -= 1                       # dL/ds = sigmoid(s) - label
     g *= m
-    gx = torch.bmm(g, y)                 # (N, C, D)
-    gy = torch.bmm(g.transpose(1, 2), x)  # (N, 1+K, D)
+    gx = torch.bmm(g if wx is None else g * wx.unsqueeze(2), y)                   # (N, C, D)
+    gy = torch.bmm((g if wy is None else g * wy.unsqueeze(1)).transpose(1, 2), x)  # (N, 1+K, D)
     return (loss * m).sum(), gx, gy
 
 
+def _repeat_factor(rows: torch.Tensor, used: torch.Tensor | None, lr: float) -> torch.Tensor | None:
+    """Factor (rows.shape) for the gradient of every entry of ``rows``, so that a row repeated ``r``
+    times in the batch moves by ``lr * (sum of its r gradients)`` while ``lr * r <= limit``, else by
+    ``limit * (their mean)``, with ``limit = max(ROW_STEP_LIMIT, lr)``: a row seen once always gets
+    its plain SGD step. ``used`` (bool, like ``rows``) marks the entries that count (not padding).
+    None when no row can repeat that often."""
+    limit = max(ROW_STEP_LIMIT, lr)
+    if lr * rows.numel() <= limit:
+        return None
+    flat = rows.flatten()
+    r = torch.bincount(flat, weights=None if used is None else used.flatten().float())[flat]  # repeats
+    return ((limit / lr) / r).clamp_(max=1).view(rows.shape)  # r = 0 (padding): inf -> 1
+
+
 def _train_batch(W_in, W_out, contexts, valid, targets, lr: float, cbow: bool) -> tuple[float, int]:
-    """One SGD step on a batch of windows, in place; returns the summed loss and the number of pairs."""
+    """One SGD step on a batch of windows, in place; returns the summed loss and the number of pairs.
+
+    word2vec.c applies the updates pair by pair, so a word in ``r`` pairs moves ``r`` small steps,
+    each seeing the last. Added up in one go, the ``r`` steps overshoot when ``lr * r`` is
+    large (a small vocabulary repeats every word dozens of times per batch) and training diverges,
+    so :func:`_repeat_factor` caps ``lr * r`` at ``ROW_STEP_LIMIT``: rare repeats get the plain
+    summed step.
+    """
+    f_in, f_out = _repeat_factor(contexts, valid, lr), _repeat_factor(targets, None, lr)  # (N, C), (N, 1+K)
     if cbow:
         m = valid.unsqueeze(2).to(W_in.dtype)  # (N, C, 1)
         x = (W_in[contexts] * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)  # (N, 1, D) mean context
-        loss, gx, gy = sgns_grads(x, W_out[targets], valid[:, :1] | True)
-        gx = gx * m  # (N, C, D): as in word2vec.c, each context word gets the whole gradient of the mean
+        loss, gx, gy = sgns_grads(x, W_out[targets], valid[:, :1] | True, wy=f_out)
+        # as in word2vec.c, each context word gets the whole gradient of the mean: (N, C, D)
+        gx = gx * (m if f_in is None else m * f_in.unsqueeze(2))
     else:
-        loss, gx, gy = sgns_grads(W_in[contexts], W_out[targets], valid)  # (N, C, D), (N, 1+K, D)
+        loss, gx, gy = sgns_grads(W_in[contexts], W_out[targets], valid, f_in, f_out)  # (N, C, D), (N, 1+K, D)
     W_in.index_add_(0, contexts.flatten(), gx.flatten(0, 1), alpha=-lr)
     W_out.index_add_(0, targets.flatten(), gy.flatten(0, 1), alpha=-lr)
     return loss.item(), len(targets) if cbow else int(valid.sum())
@@ -228,12 +347,16 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
         window: largest window; each centre word samples its own ``b ~ U{1..window}``.
         negatives: K negative words per window, drawn from unigram^0.75.
         min_count: rarer words are dropped from the vocabulary and the text.
-        sample: subsampling threshold t (:func:`keep_probability`); 0 keeps every word.
+        sample: subsampling threshold t (:func:`keep_probability`); 0 keeps every word. On a small
+            corpus (a few thousand tokens, a few dozen words) every word is "frequent" and
+            ``1e-4`` drops nearly all of them: use ``sample=0`` there (a warning says so).
         epochs: passes over the corpus; the learning rate decays linearly to 0 over all of them.
         lr: starting learning rate; default 0.025 (skip-gram) or 0.05 (CBOW), as in word2vec.c.
         batch_size: windows per SGD step. Updates of a word repeated within a batch add up
-            (word2vec.c applies them one by one), so large batches with a large ``lr`` can blow up
-            the rows of bursty words: 256 is safe up to lr=0.05 and as fast as 1024 on a CPU.
+            (word2vec.c applies them one by one), so a row's summed step is capped at
+            ``ROW_STEP_LIMIT`` times its mean gradient; large batches then learn the words they
+            repeat more slowly. 256 is as fast as 1024 on a CPU. If the loss still blows up,
+            training stops with a ``FloatingPointError``: lower ``lr`` or ``batch_size``.
         workers: threads updating the shared tables (Hogwild); 1 is reproducible bit for bit.
         chunk_words: corpus tokens turned into windows at once (a few MB of tensors).
         device: default :func:`sslteach.utils.get_device`.
@@ -242,19 +365,45 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
 
     Returns:
         :class:`Embeddings` (vectors on the CPU) whose ``history`` holds the mean ``loss`` of every
-        epoch, ``seconds`` and ``words_per_s`` (in-vocabulary tokens per second of training).
+        epoch (NaN for an epoch that formed no training pair, with a warning), ``seconds`` and
+        ``words_per_s`` (in-vocabulary tokens per second of training).
+
+    Raises:
+        TypeError: ``sentences`` are not token lists (call :func:`tokenize` first) or a number is not one.
+        ValueError: an argument is out of range, or the corpus gives no (context, centre) pair.
+        FloatingPointError: training diverged (the loss became non-finite or far above its start).
     """
     if method not in ("skipgram", "cbow"):
-        raise ValueError(f"method must be 'skipgram' or 'cbow', got {method!r}")
-    for name, value in dict(dim=dim, window=window, negatives=negatives, epochs=epochs,
-                            batch_size=batch_size, workers=workers, chunk_words=chunk_words).items():
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        raise (ValueError if isinstance(method, str) else TypeError)(
+            f"method must be 'skipgram' or 'cbow', got {method!r}")
+    sentences = _check_sentences(sentences, "train_word2vec")
+    dim, window, negatives, epochs, batch_size, workers, chunk_words = (
+        check_number(v, name, low=1, integer=True, hint=hint) for v, name, hint in [
+            (dim, "dim", "the vector size, e.g. 100"), (window, "window", "the largest window, e.g. 5"),
+            (negatives, "negatives", "negative words per window, e.g. 5"),
+            (epochs, "epochs", "passes over the corpus, e.g. 5"),
+            (batch_size, "batch_size", "windows per SGD step, e.g. 256"),
+            (workers, "workers", "threads; 1 is reproducible, 2 uses two cores"),
+            (chunk_words, "chunk_words", "tokens turned into windows at once, e.g. 100_000")])
+    sample = check_number(sample, "sample", low=0, hint="the subsampling threshold, e.g. 1e-4; 0 keeps every word")
+    seed = check_number(seed, "seed", low=0, integer=True)
     cbow, lr = method == "cbow", lr if lr is not None else (0.05 if method == "cbow" else 0.025)
+    lr = check_number(lr, "lr", low=0, low_open=True, hint="the starting learning rate, e.g. 0.025 (skip-gram) "
+                      "or 0.05 (CBOW); None takes these defaults")
     device = get_device(device)
     words, counts = build_vocab(sentences, min_count)
-    ids, sentence = (t.to(device) for t in encode(sentences, words))
+    ids, sentence = encode(sentences, words)
+    if len(ids) < 2 or int(torch.bincount(sentence).max()) < 2:
+        raise ValueError(f"no sentence has two words of the vocabulary ({len(ids)} tokens), so there is no "
+                         f"(context, centre) pair to learn from; contexts never cross lines: give sentences "
+                         f"of several words, or lower min_count={min_count}")
+    ids, sentence = ids.to(device), sentence.to(device)
     p_keep = keep_probability(counts, sample).to(device)  # (V,)
+    kept = float((p_keep.cpu().double() * counts).sum() / counts.sum())
+    if kept < 0.1:
+        warnings.warn(f"subsampling with sample={sample:g} keeps only {kept:.1%} of the {len(ids):,} tokens: "
+                      f"on a small corpus every word is frequent. Use sample=0 (keep every word) or a larger "
+                      f"threshold, e.g. sample=1e-2", UserWarning, stacklevel=2)
     p_neg = negative_distribution(counts).to(device)      # (V,)
     gen = torch.Generator(device).manual_seed(seed)
     W_in = (torch.rand(len(words), dim, generator=gen, device=device) - 0.5) / dim  # word2vec.c init
@@ -262,8 +411,9 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
 
     jobs = [(epoch, start) for epoch in range(epochs) for start in range(0, len(ids), chunk_words)]
     total = epochs * len(ids)
+    start_loss = (1 + negatives) * math.log(2)  # all scores 0 (W_out starts at 0)
     lock = threading.Lock()
-    state = {"next": 0, "done": 0, "loss": [0.0] * epochs, "pairs": [0] * epochs}
+    state = {"next": 0, "done": 0, "loss": [0.0] * epochs, "pairs": [0] * epochs, "stop": False}
     bar = tqdm(total=total, unit="word", unit_scale=True, desc=method, disable=not progress)
 
     def record(epoch: int, words: int, loss: float, pairs: int, rate: float) -> None:
@@ -273,6 +423,14 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
             state["pairs"][epoch] += pairs
             bar.update(words)
             bar.set_postfix(loss=f"{loss / max(1, pairs):.3f}", lr=f"{rate:.4f}", refresh=False)
+
+    def diverged(epoch: int, loss: float) -> FloatingPointError:
+        state["stop"] = True  # the other workers stop too
+        return FloatingPointError(
+            f"training diverged in epoch {epoch + 1}: the mean loss per pair reached {loss:.3g}, while an "
+            f"untrained model starts at (1 + K) log 2 = {start_loss:.2f} and training should lower it. The "
+            f"steps are too large for this corpus: lower the learning rate (lr={lr:g} now, try lr={lr / 4:g}) "
+            f"or the batch size (batch_size={batch_size} now, try batch_size={max(1, batch_size // 4)})")
 
     def run_chunk(epoch: int, start: int, gen: torch.Generator) -> None:
         x, s = ids[start:start + chunk_words], sentence[start:start + chunk_words]
@@ -286,20 +444,28 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
         centre, contexts, valid, width = x[order], contexts[order], valid[order], width[order]
         targets = torch.cat([centre[:, None], sample_negatives(p_neg, (len(centre), negatives), gen)], 1)
         n_batches = math.ceil(len(centre) / batch_size)
+        chunk_loss, chunk_pairs = 0.0, 0
         for i in range(n_batches):
+            if state["stop"]:
+                return
             b = slice(i * batch_size, (i + 1) * batch_size)
             w = int(width[b][-1])  # the widest window of the batch (sorted)
             rate = lr * max(1e-4, 1 - state["done"] / total)  # linear decay, as word2vec.c
             loss, pairs = _train_batch(W_in, W_out, contexts[b, :w], valid[b, :w], targets[b], rate, cbow)
+            if not math.isfinite(loss):
+                raise diverged(epoch, loss / max(1, pairs))
+            chunk_loss, chunk_pairs = chunk_loss + loss, chunk_pairs + pairs
             record(epoch, n_words * (i + 1) // n_batches - n_words * i // n_batches, loss, pairs, rate)
         if n_batches == 0:  # nothing left after subsampling
             record(epoch, n_words, 0.0, 0, lr)
+        elif chunk_loss > DIVERGED * start_loss * chunk_pairs or not bool(torch.isfinite(W_in).all()):
+            raise diverged(epoch, chunk_loss / max(1, chunk_pairs))
 
     def worker(k: int) -> None:
         gen_k = torch.Generator(device).manual_seed(seed + 1 + k)
         while True:
             with lock:
-                if state["next"] == len(jobs):
+                if state["next"] == len(jobs) or state["stop"]:
                     return
                 epoch, start = jobs[state["next"]]
                 state["next"] += 1
@@ -320,6 +486,13 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
         torch.set_num_threads(threads)
         bar.close()
     seconds = time.perf_counter() - start_time
-    history = {"loss": [l / max(1, n) for l, n in zip(state["loss"], state["pairs"])],
+    empty = [e + 1 for e, n in enumerate(state["pairs"]) if n == 0]
+    if len(empty) == epochs:
+        raise ValueError(f"no (context, centre) pair was formed in any epoch: subsampling (sample={sample:g}) "
+                         f"left no two words of a sentence. Use sample=0 on a small corpus")
+    if empty:
+        warnings.warn(f"epoch(s) {empty} formed no (context, centre) pair after subsampling, so their loss "
+                      f"is NaN in history; on a small corpus use sample=0", UserWarning, stacklevel=2)
+    history = {"loss": [l / n if n else math.nan for l, n in zip(state["loss"], state["pairs"])],
                "seconds": seconds, "words_per_s": total / seconds}
     return Embeddings(words, W_in.cpu(), counts, history=history)

@@ -214,9 +214,10 @@ def test_simclr_augment_shapes_and_strength_zero():
     assert (weak(x, gen()) - x).abs().mean() < (strong(x, gen()) - x).abs().mean()
 
 
-@pytest.mark.parametrize("bad", [-0.1, math.nan, math.inf, "1", None])
-def test_simclr_augment_rejects_bad_strength(bad):
-    with pytest.raises(ValueError, match="strength"):
+@pytest.mark.parametrize("bad,error", [(-0.1, ValueError), (math.nan, ValueError), (math.inf, ValueError),
+                                       ("1", TypeError), (None, TypeError), (True, TypeError)])
+def test_simclr_augment_rejects_bad_strength(bad, error):
+    with pytest.raises(error, match="strength must be a number >= 0"):
         simclr_augment(32, strength=bad)
 
 
@@ -224,8 +225,8 @@ def test_simclr_augment_min_scale_sets_the_crop_area():
     assert simclr_augment(32).ops[0].scale == (0.08, 1.0)                 # SimCLR's crops
     assert simclr_augment(32, min_scale=0.2).ops[0].scale == (0.2, 1.0)
     assert simclr_augment(32, strength=0.5, min_scale=0.2).ops[0].scale == (0.2, 1.0)
-    for bad in (0, 1.5, True, "0.2"):
-        with pytest.raises(ValueError, match="min_scale"):
+    for bad, error in ((0, ValueError), (1.5, ValueError), (True, TypeError), ("0.2", TypeError)):
+        with pytest.raises(error, match="min_scale"):
             simclr_augment(32, min_scale=bad)
 
 

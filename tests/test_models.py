@@ -84,8 +84,8 @@ def test_grid_pooling_keeps_where_things_are():
     pooled = enc(x, block=1, grid=2)                             # (4, 64 * 2 * 2)
     assert pooled.shape == (4, 256)
     torch.testing.assert_close(pooled.view(4, 64, 2, 2)[..., 0, 1], fmap[..., :4, 4:].mean(dim=(2, 3)))
-    for bad in (0, 2.0, True):
-        with pytest.raises(ValueError, match="grid must be a positive int"):
+    for bad, error in ((0, ValueError), (2.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="grid must be an integer >= 1"):
             enc(x, grid=bad)
     with pytest.raises(ValueError, match="finer than"):
         enc(x, grid=4)                                           # the last map is 2x2

@@ -4,8 +4,7 @@ import torch
 from sslteach import data, pretrained
 from sslteach.data import DataError
 from sslteach.models import ConvEncoder
-from sslteach.pretrained import (RECIPES, checkpoint_name, load_encoder, pretrained_encoder, recipe_for,
-                                 save_pretrained, shipped_encoder)
+from sslteach.pretrained import RECIPES, checkpoint_name, load_encoder, pretrained_encoder, recipe_for, shipped_encoder
 from sslteach.train import CheckpointError, checksum_path, save_checkpoint
 
 TINY = dict(encoder=dict(name="conv", widths=(8, 16), stem_width=8), n_per_class=2, batch_size=8, epochs=1)
@@ -53,45 +52,69 @@ def test_train_if_missing_then_load_round_trip(tmp_path, monkeypatch):
 
 
 def test_mismatched_checkpoint_gives_a_clear_error(tmp_path):
-    path = tmp_path / "rot.pt"
-    encoder, info = pretrained.pretrain("rotation", progress=False, **TINY)
-    save_pretrained(path, encoder, info)
+    path = pretrained.pretrain("rotation", progress=False, **TINY).save(tmp_path / "rot.pt")
     with pytest.raises(CheckpointError, match=r"recipe epochs: expected 2, found 1.*Delete the file"):
         pretrained_encoder("rotation", path=path, **{**TINY, "epochs": 2})
     with pytest.raises(CheckpointError, match=r"config: expected .*'widths': \(32, 64, 128, 256\)"):
         pretrained_encoder("rotation", path=path)  # the classroom recipe: another architecture
     with pytest.raises(CheckpointError, match="method: expected 'autoencoder', found 'rotation'"):
         pretrained_encoder("autoencoder", path=path, **TINY)
-    # a notebook-style checkpoint (config + metrics, no recipe): the epochs in its metrics are checked
-    legacy = tmp_path / "legacy.pt"
-    save_checkpoint(legacy, ConvEncoder(), config=ConvEncoder().config, metrics={"epochs": 1, "quick": True})
-    with pytest.raises(CheckpointError, match=f"epochs: expected {RECIPES['rotation']['epochs']}, found 1"):
-        pretrained_encoder("rotation", path=legacy)
-    save_checkpoint(legacy, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": RECIPES["rotation"]["epochs"]})
-    assert same_weights(pretrained_encoder("rotation", path=legacy, train_if_missing=False), encoder)
+    # a file without a recorded method and recipe cannot be checked: it is refused, with the way out
+    bare = tmp_path / "bare.pt"
+    save_checkpoint(bare, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": 5})
+    with pytest.raises(CheckpointError, match=r"records no method and recipe.*load_encoder"):
+        pretrained_encoder("rotation", path=bare, train_if_missing=False)
+    assert same_weights(load_encoder(bare), encoder)
 
 
 def test_sha_mismatch_and_missing_file(tmp_path):
-    path = tmp_path / "rot.pt"
-    save_checkpoint(path, encoder := ConvEncoder(), config=encoder.config, metrics={"epochs": RECIPES["rotation"]["epochs"]})
+    path = pretrained.pretrain("rotation", progress=False, **TINY).save(tmp_path / "rot.pt")
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 1  # one flipped bit
     path.write_bytes(bytes(blob))
     with pytest.raises(CheckpointError, match=r"corrupt or was changed: its sha256 is .*Delete both files"):
-        pretrained_encoder("rotation", path=path)
+        pretrained_encoder("rotation", path=path, **TINY)
     with pytest.raises(FileNotFoundError, match="no pre-trained rotation encoder at .*train_if_missing=True"):
         pretrained_encoder("rotation", path=tmp_path / "none.pt", train_if_missing=False)
 
 
-def test_quick_mode_prefers_a_fitting_classroom_checkpoint(tmp_path):
+def test_quick_mode_prefers_a_fitting_classroom_checkpoint(tmp_path, monkeypatch):
     folder = tmp_path / "checkpoints"
-    save_checkpoint(folder / "rotnet_encoder.pt", classroom := ConvEncoder(), config=classroom.config,
-                    metrics={"epochs": RECIPES["rotation"]["epochs"]})
-    assert same_weights(pretrained_encoder("rotation", quick=True, train_if_missing=False), classroom)
-    save_checkpoint(folder / "rotnet_encoder.pt", ConvEncoder(), config=classroom.config, metrics={"epochs": 2})
-    save_checkpoint(folder / "rotnet_encoder_quick.pt", quick := ConvEncoder(), config=quick.config,
-                    metrics={"epochs": 1})  # the classroom file does not fit: the quick one is used
-    assert same_weights(pretrained_encoder("rotation", quick=True, train_if_missing=False), quick)
+    fake = {}
+
+    def fake_run(quick, **overrides):  # a run with the recipe's record, without training
+        recipe = recipe_for("rotation", quick=quick, **overrides)
+        enc = ConvEncoder()
+        fake[quick] = enc
+        return pretrained.PretrainRun(enc, enc, None, dict(method="rotation", recipe=recipe, seed=0, quick=quick))
+
+    fake_run(False).save()
+    assert (folder / "rotnet_encoder.pt").is_file()
+    assert same_weights(pretrained_encoder("rotation", quick=True, train_if_missing=False), fake[False])
+    fake_run(False, epochs=2).save(folder / "rotnet_encoder.pt")  # the classroom file no longer fits
+    fake_run(True).save()                                          # rotnet_encoder_quick.pt is used
+    assert same_weights(pretrained_encoder("rotation", quick=True, train_if_missing=False), fake[True])
+
+
+def test_run_save_default_path_only_for_the_recipe(tmp_path):
+    run = pretrained.pretrain("rotation", progress=False, **TINY)
+    with pytest.raises(ValueError, match=r"changed the recipe \(encoder=.*pass a path"):
+        run.save()
+    assert run.save(tmp_path / "mine.pt").is_file()
+
+
+def test_initial_encoder_is_where_pretrain_starts(monkeypatch):
+    start = {}
+    real_fit = pretrained.fit
+
+    def spy(model, *args, **kwargs):
+        start.update({k: v.clone() for k, v in model.encoder.state_dict().items()})
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(pretrained, "fit", spy)
+    pretrained.pretrain("rotation", progress=False, seed=3, **TINY)
+    initial = pretrained.initial_encoder("rotation", seed=3, **TINY)
+    assert all(torch.equal(initial.state_dict()[k], v) for k, v in start.items())
 
 
 def test_shipped_encoder_is_checked_by_the_data_table(tmp_path, monkeypatch):

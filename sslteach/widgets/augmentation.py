@@ -6,9 +6,25 @@ import dataclasses
 import torch
 
 from .. import augment as A
+from ..train import as_float_images
+from ..utils import check_number
 from .common import png_of_images
 
 OPS = ("crop", "flip", "colour jitter", "grayscale", "blur", "noise", "cutout")
+
+
+def _op_names(names) -> tuple:
+    """``names`` as a tuple of known op names (one name alone may be given as a string)."""
+    if isinstance(names, str):
+        names = (names,)
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise TypeError(f"names must be a list of augmentation names from {OPS}, got {names!r}") from None
+    unknown = [n for n in names if n not in OPS]
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; choose from {OPS}")
+    return names
 
 
 def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
@@ -17,12 +33,15 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
     Each chosen op is always applied (probability 1) so its effect is visible, except the flip
     (probability 0.5) and grayscale (probability ``min(0.2 strength, 1)``, as in
     :func:`sslteach.augment.simclr_augment`, so that most views keep their colours).
+
+    Args:
+        names: op names from :data:`OPS` (one name may be a plain string); none: the identity.
+        strength: a finite number >= 0.
+        size: side of the output views in pixels.
     """
-    unknown = [n for n in names if n not in OPS]
-    if unknown:
-        raise ValueError(f"unknown augmentation(s) {unknown}; choose from {OPS}")
-    if strength < 0:
-        raise ValueError(f"strength must be >= 0, got {strength}")
+    names = _op_names(names)
+    strength = check_number(strength, "strength", low=0, hint="0 = off, 1 = SimCLR's recipe (the slider goes to 1.5)")
+    size = check_number(size, "size", low=1, integer=True, hint="the side of the views in pixels, e.g. 32")
     s, simclr = float(strength), A.simclr_ops(size, strength)  # crop, flip, colour, grayscale: SimCLR's formulas
     table = {
         "crop": lambda: simclr["crop"],
@@ -38,15 +57,32 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
 
 def augmentation_views(image: torch.Tensor, names, strength: float = 1.0, n_views: int = 8,
                        seed: int = 0, size: int | None = None) -> torch.Tensor:
-    """``n_views`` random views of one float image (C, H, W) in [0, 1] -> (n_views, C, size, size)."""
-    if image.ndim != 3:
-        raise ValueError(f"expected one image (C, H, W), got shape {tuple(image.shape)}")
+    """``n_views`` random views of one image (C, H, W), float in [0, 1] or uint8 -> (n_views, C, size, size).
+
+    ``size`` defaults to the image's shorter side; ``seed`` (an integer >= 0) fixes the views.
+    """
+    image = _one_image(image, "augmentation_views")
+    names = _op_names(names)
+    n_views = check_number(n_views, "n_views", low=1, integer=True, hint="e.g. 8")
+    seed = check_number(seed, "seed", low=0, integer=True)
+    if size is not None:
+        size = check_number(size, "size", low=1, integer=True, hint="or None for the image's shorter side")
     size = size or min(image.shape[-2:])
     batch = image.unsqueeze(0).expand(n_views, -1, -1, -1).contiguous()
     if "crop" not in names:  # without a crop, bring the image to size x size by a central crop
         batch = A.RandomResizedCrop(size, scale=(1.0, 1.0), ratio=(1.0, 1.0)).apply(
             batch, *_central_square(image, n_views))
     return augmentation_ops(names, strength, size)(batch, torch.Generator().manual_seed(seed))
+
+
+def _one_image(image, name: str) -> torch.Tensor:
+    """One image (C, H, W) as float in [0, 1], checked (channels, finite, range)."""
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} expects one image as a tensor (C, H, W), got {type(image).__name__}")
+    if image.ndim != 3:
+        hint = "; pick one image of the batch: images[0]" if image.ndim == 4 else ""
+        raise ValueError(f"{name} expects one image (C, H, W), got shape {tuple(image.shape)}{hint}")
+    return as_float_images(image.unsqueeze(0), name)[0]
 
 
 def _central_square(image, n):
@@ -70,8 +106,15 @@ class AugmentationExplorer:
     def __init__(self, images: dict, n_views: int = 16, size: int | None = None):
         import ipywidgets as W
 
+        if not isinstance(images, dict):
+            raise TypeError(f"images must be a dict {{'name': image (C, H, W)}}, got {type(images).__name__}; "
+                            f"e.g. {{'cat': x[0]}}")
         if not images:
-            raise ValueError("AugmentationExplorer needs at least one image")
+            raise ValueError("AugmentationExplorer needs at least one image: {'name': image (C, H, W)}")
+        images = {name: _one_image(img, f"AugmentationExplorer (image {name!r})") for name, img in images.items()}
+        n_views = check_number(n_views, "n_views", low=1, integer=True, hint="e.g. 16")
+        if size is not None:
+            check_number(size, "size", low=1, integer=True, hint="or None for each image's shorter side")
         self.images, self.n_views, self.size, self.seed = images, n_views, size, 0
         self.image = W.Dropdown(options=list(images), description="image")
         self.ops = W.SelectMultiple(options=OPS, value=("crop", "flip", "colour jitter", "grayscale"),

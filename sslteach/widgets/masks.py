@@ -3,9 +3,25 @@ from __future__ import annotations
 
 import torch
 
+from ..train import as_float_images
+from ..utils import check_number
 from .common import png_of_images
 
 CORRUPTIONS = ("masked", "noise", "dropout")
+LEVELS = {"masked": ("mask ratio", dict(low=0, high=1, high_open=True)),   # what `level` means, its range
+          "noise": ("noise std", dict(low=0)),
+          "dropout": ("drop probability", dict(low=0, high=1))}
+
+
+def _check_kind(kind) -> None:
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"expected an autoencoder (a torch.nn.Module mapping images to images, e.g. "
+                        f"ConvAutoencoder()), got {type(model).__name__}")
 
 
 def corruption_preview(model: torch.nn.Module, images: torch.Tensor, kind: str = "masked",
@@ -15,10 +31,10 @@ def corruption_preview(model: torch.nn.Module, images: torch.Tensor, kind: str =
     Args:
         model: an autoencoder, (N, C, H, W) -> (N, C, H, W) in [0, 1].
         images: (N, C, H, W) float images in [0, 1] (or uint8).
-        kind: ``"masked"`` (``level`` = mask ratio), ``"noise"`` (``level`` = noise std) or
-            ``"dropout"`` (``level`` = pixel drop probability).
+        kind: ``"masked"`` (``level`` = mask ratio in [0, 1)), ``"noise"`` (``level`` = noise std
+            >= 0) or ``"dropout"`` (``level`` = pixel drop probability in [0, 1]).
         patch_size: side of a masked patch.
-        seed: seed of the corruption.
+        seed: seed of the corruption (an integer >= 0).
 
     Returns:
         ``{"x": clean, "x_in": corrupted, "x_hat": reconstruction}`` (each (N, C, H, W), CPU),
@@ -26,15 +42,18 @@ def corruption_preview(model: torch.nn.Module, images: torch.Tensor, kind: str =
         ``"mse_hidden"``: the same over masked pixels only (``None`` unless ``kind="masked"``).
     """
     from ..autoencoder import Corruption, masked_mse, reconstruct
-    from ..train import as_float_images
 
-    if kind not in CORRUPTIONS:
-        raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}")
+    _check_model(model)
+    _check_kind(kind)
+    meaning, bounds = LEVELS[kind]
+    check_number(level, "level", **bounds, hint=f"for kind={kind!r} it is the {meaning}")
+    seed = check_number(seed, "seed", low=0, integer=True)
     levels = {"masked": dict(mask_ratio=level), "noise": dict(noise_std=level), "dropout": dict(drop_p=level)}
-    x = as_float_images(images).float().cpu()
+    x = as_float_images(images, "corruption_preview").float().cpu()
     g = torch.Generator().manual_seed(seed)
     x_c, mask = Corruption(patch_size=patch_size, generator=g, **levels[kind]).with_mask(x)
-    device = next(model.parameters()).device
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else "cpu"
     _, x_hat = reconstruct(model, x_c, batch_size=len(x_c), device=device)     # (N, C, H, W)
     hidden = masked_mse(x_hat, x, mask).item() if kind == "masked" and mask.sum() > 0 else None
     return {"x": x, "x_in": x_c, "x_hat": x_hat, "mse": ((x_hat - x) ** 2).mean().item(),
@@ -58,9 +77,13 @@ class MaskExplorer:
         import ipywidgets as W
 
         self.models = models if isinstance(models, dict) else {"model": models}
-        if not self.models or kind not in CORRUPTIONS:
-            raise ValueError(f"MaskExplorer needs at least one model and kind in {CORRUPTIONS}, "
-                             f"got {len(self.models)} models and kind={kind!r}")
+        if not self.models:
+            raise ValueError("MaskExplorer needs at least one model: an autoencoder or {'name': autoencoder}")
+        for model in self.models.values():
+            _check_model(model)
+        _check_kind(kind)
+        check_number(patch_size, "patch_size", low=1, integer=True, hint="the side of a patch in pixels, e.g. 4")
+        images = as_float_images(images, "MaskExplorer images")   # fail now, not at the first redraw
         self.images, self.patch_size, self.seed = images, patch_size, 0
         self.model = W.Dropdown(options=list(self.models), description="model")
         self.kind = W.Dropdown(options=CORRUPTIONS, value=kind, description="corruption")

@@ -5,17 +5,43 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..contrastive import anchor_distribution, info_nce
+from ..train import as_float_images
+from ..utils import check_finite, check_number
 from .common import png_of_figure
+
+TAU_RANGE = (0.01, 10.0)  # what the explorer's slider spans
 
 
 def hard_negative_share(probs: torch.Tensor, positive: int, k: int = 5) -> float:
-    """Share of the negatives' probability (= their share of the gradient) on the ``k`` hardest."""
+    """Share of the negatives' probability (= their share of the gradient) on the ``k`` hardest.
+
+    Args:
+        probs: (M,) probabilities over one anchor's candidates (``AnchorDistribution.probs``), M >= 2.
+        positive: index of the positive among them.
+        k: how many of the hardest negatives to add up (capped at M - 1).
+    """
+    if not isinstance(probs, torch.Tensor) or probs.ndim != 1 or len(probs) < 2:
+        shape = tuple(probs.shape) if isinstance(probs, torch.Tensor) else type(probs).__name__
+        raise ValueError(f"probs must be a 1-D tensor over at least 2 candidates, got {shape}; "
+                         f"use anchor_distribution(z1, z2, anchor, tau).probs")
+    check_finite(probs, "probs", "compute them with anchor_distribution from finite projections")
+    positive = check_number(positive, "positive", low=0, high=len(probs) - 1, integer=True,
+                            hint="the index of the positive among the candidates (AnchorDistribution.positive)")
+    k = check_number(k, "k", low=1, integer=True, hint="how many hardest negatives to count, e.g. 5")
     neg = torch.cat([probs[:positive], probs[positive + 1:]])
     return (neg.topk(min(k, len(neg))).values.sum() / neg.sum().clamp_min(1e-30)).item()
 
 
 def temperature_summary(z1: torch.Tensor, z2: torch.Tensor, anchor: int, tau: float) -> dict:
-    """The numbers the temperature widget shows for one anchor at temperature ``tau``."""
+    """The numbers the temperature widget shows for one anchor at temperature ``tau``.
+
+    Args:
+        z1, z2: (N, D) projections of the two views, N >= 2.
+        anchor: view index in ``0 .. 2N-1``.
+        tau: temperature > 0.
+    """
+    tau = check_number(tau, "tau", low=0, low_open=True, hint="typical values 0.05 to 1")
+    anchor = check_number(anchor, "anchor", low=0, integer=True, hint="a view index in 0 .. 2N-1")
     d = anchor_distribution(z1, z2, anchor, tau)
     return {"tau": tau, "loss": info_nce(z1, z2, tau).item(), "anchor_loss": d.loss,
             "p_positive": d.p_positive, "hard5": hard_negative_share(d.probs, d.positive),
@@ -27,11 +53,21 @@ def temperature_figure(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0, tau:
     """Left: the softmax over the anchor's 2N-1 candidates, sorted by similarity (positive in
     green). Right: the batch's InfoNCE loss and the hardest-5 share of the negatives' weight
     against τ, with the current τ marked. With ``images`` (2N views), the anchor, its positive and
-    its hardest negatives are drawn above."""
+    its hardest negatives are drawn above; ``taus`` (default 0.01 to 10) are the curves' τ values.
+
+    Returns:
+        ``(fig, info)``, ``info`` as :func:`temperature_summary` returns it.
+    """
     info = temperature_summary(z1, z2, anchor, tau)
     d = info["dist"]
     order = d.sims.argsort(descending=True)
-    taus = taus if taus is not None else torch.logspace(-2, 1, 40).tolist()
+    images = _check_views_images(images, len(z1))
+    if taus is None:
+        taus = torch.logspace(-2, 1, 40).tolist()
+    taus = [check_number(t, "each of taus", low=0, low_open=True, hint="temperatures, e.g. [0.05, 0.1, 0.5]")
+            for t in taus]
+    if not taus:
+        raise ValueError("taus is empty; pass some temperatures, or None for 0.01 to 10")
     curves = [temperature_summary(z1, z2, anchor, t) for t in taus]
     fig = plt.figure(figsize=(11, 5.6 if images is not None else 3.6))
     rows = 2 if images is not None else 1
@@ -61,11 +97,25 @@ def temperature_figure(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0, tau:
         strip = fig.add_gridspec(2, len(picks), height_ratios=[1, 2.2], left=0.1, right=0.9, top=0.97)
         for i, (j, label) in enumerate(zip(picks, labels)):
             a = fig.add_subplot(strip[0, i])
-            a.imshow(images[j].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy())
+            img = images[j].detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()  # (H, W, C)
+            a.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=1)
             a.set_title(label, fontsize=8, color="C2" if i == 1 else "k")
             a.axis("off")
     fig.tight_layout() if images is None else None
     return fig, info
+
+
+def _check_views_images(images, n: int):
+    """None, or the 2N views (2N, C, H, W) as float in [0, 1]."""
+    if images is None:
+        return None
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a tensor of the 2N views (2N, C, H, W), got {type(images).__name__}")
+    images = as_float_images(images, "images")
+    if len(images) != 2 * n:
+        raise ValueError(f"images must hold the 2N = {2 * n} views in the order of torch.cat([x1, x2]), "
+                         f"got {len(images)}; pass torch.cat([x1, x2]) (or images=None)")
+    return images
 
 
 class TemperatureExplorer:
@@ -74,14 +124,22 @@ class TemperatureExplorer:
     Args:
         z1, z2: (N, D) projections of the two views of N images.
         images: optional (2N, C, H, W) views in the order of ``torch.cat([x1, x2])``.
+        tau: the first temperature, within the slider's 0.01 to 10.
     """
 
     def __init__(self, z1: torch.Tensor, z2: torch.Tensor, images: torch.Tensor | None = None,
                  tau: float = 0.5):
         import ipywidgets as W
 
-        self.z1, self.z2, self.images = z1.detach().cpu(), z2.detach().cpu(), images
-        self.tau = W.FloatLogSlider(value=tau, base=10, min=-2, max=1, step=0.05, description="tau",
+        for name, z in (("z1", z1), ("z2", z2)):
+            if not isinstance(z, torch.Tensor):
+                raise TypeError(f"{name} must be a tensor of projections (N, D), got {type(z).__name__}")
+        tau = check_number(tau, "tau", low=TAU_RANGE[0], high=TAU_RANGE[1],
+                           hint="the slider spans 0.01 to 10 (log scale); typical values 0.05 to 1")
+        temperature_summary(z1, z2, 0, tau)  # the shapes and values of z1, z2, now rather than at the first redraw
+        self.z1, self.z2 = z1.detach().cpu(), z2.detach().cpu()
+        self.images = _check_views_images(images, len(z1))
+        self.tau = W.FloatLogSlider(value=tau, base=10, min=-2, max=1, step=0.05, description="tau",  # TAU_RANGE
                                     continuous_update=False)
         self.anchor = W.IntSlider(value=0, min=0, max=2 * len(z1) - 1, description="anchor",
                                   continuous_update=False)

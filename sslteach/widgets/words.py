@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from ..utils import check_number
 from .common import png_of_figure
+
+
+def _check_embeddings(emb) -> None:
+    if not all(hasattr(emb, a) for a in ("words", "most_similar", "__len__")):
+        raise TypeError(f"emb must be word Embeddings (sslteach.wordeval.Embeddings), got {type(emb).__name__}; "
+                        f"load them with load_embeddings(...) or build Embeddings(words, vectors)")
 
 
 def neighbour_figure(emb, word: str, k: int = 10):
@@ -13,13 +20,19 @@ def neighbour_figure(emb, word: str, k: int = 10):
         emb: :class:`sslteach.wordeval.Embeddings`.
         word: a vocabulary word; an unknown one raises :class:`sslteach.wordeval.UnknownWordError`
             (a KeyError whose message suggests close words).
-        k: number of neighbours.
+        k: number of neighbours, >= 1 (all other words when the vocabulary is smaller).
 
     Returns:
         ``(fig, neighbours)`` with ``neighbours = emb.most_similar(word, k)``: ``[(word, cosine), ...]``.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    _check_embeddings(emb)
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a string, got {type(word).__name__}; for the neighbours of a "
+                        f"vector use emb.most_similar(vector, k)")
+    k = check_number(k, "k", low=1, integer=True, hint="the number of neighbours to show, e.g. 10")
+    if len(emb) < 2:
+        raise ValueError(f"the vocabulary has {len(emb)} word(s), so '{word}' has no neighbour; "
+                         f"use embeddings of at least 2 words")
     neighbours = emb.most_similar(word, k=k)  # raises UnknownWordError with suggestions
     names, sims = [w for w, _ in neighbours], [s for _, s in neighbours]
     fig, ax = plt.subplots(figsize=(5.5, 0.9 + 0.28 * len(names)))
@@ -39,7 +52,8 @@ class WordNeighbours:
 
     Args:
         emb: :class:`sslteach.wordeval.Embeddings`.
-        k: neighbours shown at first (a slider changes it, 1-30).
+        k: neighbours shown at first, 1 to 30 (a slider changes it); every other word when the
+            vocabulary has fewer.
         word: the first word; default the most frequent word of the vocabulary.
         suggestions: how many of the most frequent words the text box offers while typing.
 
@@ -50,13 +64,19 @@ class WordNeighbours:
     def __init__(self, emb, k: int = 10, word: str | None = None, suggestions: int = 1000):
         import ipywidgets as W
 
+        _check_embeddings(emb)
         if len(emb) < 2:
             raise ValueError(f"WordNeighbours needs at least 2 words, the vocabulary has {len(emb)}")
+        k = check_number(k, "k", low=1, high=30, integer=True, hint="the slider spans 1 to 30 neighbours")
+        if word is not None and not isinstance(word, str):
+            raise TypeError(f"word must be a string (or None for the most frequent word), got {type(word).__name__}")
+        suggestions = check_number(suggestions, "suggestions", low=0, integer=True,
+                                   hint="how many frequent words the text box offers, e.g. 1000")
         self.emb, self.neighbours = emb, []
         self.word = W.Combobox(value=word if word is not None else emb.words[0], description="word",
                                options=emb.words[:suggestions], ensure_option=False,
                                continuous_update=False, placeholder="type a word and press Enter")
-        self.k = W.IntSlider(value=k, min=1, max=min(30, len(emb) - 1), description="k",
+        self.k = W.IntSlider(value=min(k, len(emb) - 1), min=1,  # all other words, in a small vocabulary max=min(30, len(emb) - 1), description="k",
                              continuous_update=False)
         self.picture = W.Image(format="png")
         self.readout = W.HTML()
