@@ -19,8 +19,10 @@ import time
 import torch
 
 from sslteach.data import load_corpus
-from sslteach.word2vec import tokenize, train_word2vec
-from sslteach.wordeval import Embeddings, evaluate
+from sslteach.embeddings import Embeddings
+from sslteach.vocab import tokenize
+from sslteach.word2vec import train_word2vec
+from sslteach.wordeval import evaluate
 
 
 def train_gensim(sentences, args):

@@ -3,32 +3,36 @@
 One module per notebook section plus a few shared ones; the names below are the stable API
 that the notebooks use.
 """
-from .augment import (ColorJitter, Compose, Cutout, GaussianBlur, GaussianNoise, RandomGrayscale,
-                      RandomHorizontalFlip, RandomResizedCrop, TwoViews, simclr_augment)
-from .autoencoder import (ConvAutoencoder, Corruption, add_noise, mask_patches, masked_mse,
-                          pixel_dropout, reconstruct, reconstruction_error, reconstruction_step)
-from .contrastive import (AnchorDistribution, SimCLR, alignment, anchor_distribution,
-                          contrastive_accuracy, info_nce, info_nce_loop, simclr_step, uniformity)
+from .augment import Compose, Cutout, RandomHorizontalFlip, RandomResizedCrop, TwoViews, simclr_augment
+from .autoencoder import ConvAutoencoder, masked_mse, reconstruct, reconstruction_error, reconstruction_step
+from .batches import TensorLoader, as_float_images
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .contrastive import (AnchorDistribution, SimCLR, anchor_distribution, contrastive_accuracy, info_nce,
+                          info_nce_loop, simclr_step)
+from .corruption import Corruption, add_noise, mask_patches, pixel_dropout
+from .curves import LabelCurve, Protocol, label_fraction_curve
 from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_cifar10, load_corpus,
                    load_digits, load_mnist, load_photo, load_torchvision, load_word_pairs,
                    per_class_indices)
+from .embeddings import Embeddings, UnknownWordError
 from . import exercises
-from .probe import extract_features, format_table, knn_accuracy, linear_probe, probe_table
-from .finetune import (Classifier, LabelCurve, Protocol, classifier_accuracy, fine_tune,
-                         label_fraction_curve, light_augment, make_optimizer, train_from_scratch)
+from .finetune import (Classifier, classifier_accuracy, fine_tune, light_augment, make_optimizer,
+                       train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
+from .photometric import ColorJitter, GaussianBlur, GaussianNoise, RandomGrayscale
 from .pretrained import (RECIPES, PretrainRun, initial_encoder, load_encoder, pretrain, pretrained_encoder,
                          recipe_for, shipped_encoder)
+from .probe import extract_features, format_table, knn_accuracy, linear_probe, probe_table
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
                        rotation_predictions, rotation_step)
-from .train import (CheckpointError, History, TensorLoader, as_float_images, cosine_schedule, fit,
-                    load_checkpoint, save_checkpoint)
+from .sphere import alignment, uniformity
+from .train import History, cosine_schedule, fit
 from .utils import get_device, quick_mode, set_seed
 from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
-from .word2vec import tokenize, train_word2vec
-from .wordeval import (Embeddings, UnknownWordError, evaluate, evaluate_analogies,
-                       evaluate_similarity)
+from .vocab import tokenize
+from .word2vec import train_word2vec
+from .wordeval import evaluate, evaluate_analogies, evaluate_similarity
 from .widgets import (AugmentationExplorer, MaskExplorer, TemperatureExplorer, WordNeighbours,
                       augmentation_views, corruption_preview, neighbour_figure, temperature_summary)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

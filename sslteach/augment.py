@@ -7,9 +7,15 @@ whole batch; each op here draws them per image and applies them with tensor ops 
 
 * ``op.sample_params(x, generator)`` draws per-image parameters (a dict of (N,) tensors);
 * ``op.apply(x, **params)`` applies given parameters; per image it equals (allclose) the
-  ``torchvision.transforms.v2.functional`` op, as ``tests/test_augment.py`` checks;
+  ``torchvision.transforms.v2.functional`` op, as ``tests/test_augment.py`` and
+  ``tests/test_photometric.py`` check;
 * ``op(x, generator=None)`` tosses a coin per image (probability ``op.p``) and applies the op to
   the chosen images. A seeded ``torch.Generator`` makes the draw reproducible.
+
+This module holds the geometric ops (crop, flip, cutout), the pipelines (``Compose``,
+``TwoViews``) and SimCLR's recipe (``simclr_augment``); the photometric ops (colour jitter,
+grayscale, blur, noise) are :mod:`sslteach.photometric`, and their common base class
+:class:`~sslteach.randomop.RandomOp` is :mod:`sslteach.randomop`.
 
 Images are float (N, C, H, W), C = 1 or 3, in [0, 1]; outputs keep dtype, device and the [0, 1]
 range. Values outside [0, 1] (0-255 floats, or images already normalised with a mean/std) raise a
@@ -31,17 +37,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from .colour import (_brightness, _contrast, _gray, _hue, _saturation, adjust_brightness,  # noqa: F401
-                     adjust_contrast, adjust_hue, adjust_saturation, per_image, rgb_to_gray)
+from .photometric import ColorJitter, GaussianBlur, RandomGrayscale
+from .randomop import RandomOp, check_generator, check_range, draw
 from .utils import check_images, check_number  # check_images is re-exported: augment.check_images
-
-
-def _rand(shape, generator: torch.Generator | None, device, normal: bool = False) -> torch.Tensor:
-    """Uniform [0, 1) (or standard normal) float32 numbers drawn where the generator lives, moved to ``device``."""
-    draw = torch.randn if normal else torch.rand
-    return draw(shape, generator=generator, device=generator.device if generator is not None else device).to(device)
 
 
 # ---- checks of settings: each error names the op, the setting, what it must be and what came ----
@@ -54,23 +53,6 @@ def _size(value, name: str) -> tuple[int, int]:
     return tuple(check_number(v, name, low=1, integer=True, hint=hint) for v in pair)
 
 
-def _pair(value, name: str, *, low: float | None = None, high: float | None = None,
-          low_open: bool = False, hint: str = "") -> tuple[float, float]:
-    """A range ``(low, high)`` of two finite numbers within the bounds, ``low <= high``."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} must be a pair (low, high) of numbers, got {value!r}" + (f"; {hint}" if hint else ""))
-    lo, hi = (float(check_number(v, name, low=low, high=high, low_open=low_open, hint=hint)) for v in value)
-    if lo > hi:
-        raise ValueError(f"{name} must be (low, high) with low <= high, got {tuple(value)}; swap them: ({hi:g}, {lo:g})")
-    return lo, hi
-
-
-def _check_generator(generator) -> None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__} "
-                        f"{generator!r}; for a seed write torch.Generator().manual_seed({generator!r})")
-
-
 def _check_op(op, name: str) -> None:
     """``op`` must be an op (a callable), not its class."""
     if isinstance(op, type):
@@ -80,40 +62,7 @@ def _check_op(op, name: str) -> None:
                         f"got {type(op).__name__} {op!r}")
 
 
-# ---- the ops ----
-class RandomOp:
-    """Base class: one coin per image with probability ``p``, then ``apply`` with sampled params."""
-    p: float = 1.0
-
-    def __post_init__(self):
-        self._check_p()
-
-    def _check_p(self) -> None:
-        check_number(self.p, f"{type(self).__name__}: p", low=0, high=1,
-                     hint="p is the probability that an image is changed, e.g. 0.5")
-
-    def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
-        """Parameters for each image of the batch ``x`` (N, C, H, W): a dict of (N,) tensors."""
-        return {}
-
-    def apply(self, x: torch.Tensor, **params) -> torch.Tensor:
-        raise NotImplementedError  # each op: x (N, C, H, W) and its params -> augmented x
-
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = check_images(x, type(self).__name__)
-        self._check_p()  # p may have been changed since construction
-        _check_generator(generator)
-        chosen = _rand(len(x), generator, x.device) < self.p  # (N,) one coin per image
-        if bool(chosen.all()):
-            return self.apply(x, **self.sample_params(x, generator))
-        idx = chosen.nonzero().squeeze(1)  # (n,) the images to change
-        if len(idx) == 0:
-            return x
-        out = x.clone()
-        out[idx] = self.apply(x[idx], **self.sample_params(x[idx], generator))
-        return out
-
-
+# ---- the geometric ops ----
 def _resize_weights(start, length, n_in: int, n_out: int, x: torch.Tensor) -> torch.Tensor:
     """(N, n_out, n_in) weights resampling pixels [start, start + length) of each image to n_out pixels:
     output i, centred at ``start + (i + 0.5) * scale``, averages its neighbours with a triangle of
@@ -143,14 +92,14 @@ class RandomResizedCrop(RandomOp):
     def __post_init__(self):
         super().__post_init__()
         self.size = _size(self.size, "RandomResizedCrop: size")
-        self.scale = _pair(self.scale, "RandomResizedCrop: scale", low=0, low_open=True, high=1,
+        self.scale = check_range(self.scale, "RandomResizedCrop: scale", low=0, low_open=True, high=1,
                            hint="area fractions of the image, e.g. (0.08, 1.0)")
-        self.ratio = _pair(self.ratio, "RandomResizedCrop: ratio", low=0, low_open=True,
+        self.ratio = check_range(self.ratio, "RandomResizedCrop: ratio", low=0, low_open=True,
                            hint="width/height of the box, e.g. (3 / 4, 4 / 3)")
 
     def sample_params(self, x, generator=None):
         H, W = x.shape[2:]
-        u = _rand((4, len(x), 10), generator, x.device)  # 10 tries per image
+        u = draw((4, len(x), 10), generator, x.device)  # 10 tries per image
         log_lo, log_hi = math.log(self.ratio[0]), math.log(self.ratio[1])
         area = H * W * (self.scale[0] + (self.scale[1] - self.scale[0]) * u[0])  # (N, 10)
         aspect = torch.exp(log_lo + (log_hi - log_lo) * u[1])
@@ -176,8 +125,8 @@ class RandomResizedCrop(RandomOp):
     def __call__(self, x, generator=None):
         x = check_images(x, "RandomResizedCrop")
         self._check_p()
-        _check_generator(generator)
-        chosen = _rand(len(x), generator, x.device) < self.p  # (N,)
+        check_generator(generator)
+        chosen = draw(len(x), generator, x.device) < self.p  # (N,)
         full = {"top": 0, "left": 0, "height": x.shape[2], "width": x.shape[3]}
         return self.apply(x, **{k: torch.where(chosen, v, full[k])
                                 for k, v in self.sample_params(x, generator).items()})
@@ -211,123 +160,6 @@ class RandomHorizontalFlip(RandomOp):
 
 
 @dataclass
-class ColorJitter(RandomOp):
-    """Random brightness, contrast, saturation (factor in [max(0, 1 - s), 1 + s]) and hue (in [-hue, hue]).
-
-    Factors are drawn per image. The ORDER of the four adjustments is drawn once per call for the
-    whole batch (torchvision draws it per image); ``random_order=False`` keeps brightness,
-    contrast, saturation, hue.
-    """
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1
-    p: float = 0.8
-    random_order: bool = True
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("brightness", "contrast", "saturation"):
-            check_number(getattr(self, name), f"ColorJitter: {name}", low=0,
-                         hint="the factor is drawn in [max(0, 1 - s), 1 + s]; 0 leaves it out")
-        check_number(self.hue, "ColorJitter: hue", low=0, high=0.5,
-                     hint="the hue turns by up to this fraction of the colour wheel; 0 leaves it out")
-        if not isinstance(self.random_order, bool):
-            raise TypeError(f"ColorJitter: random_order must be True or False, got {self.random_order!r}")
-
-    def sample_params(self, x, generator=None):
-        u = _rand((4, len(x)), generator, x.device)  # (4, N)
-        params = {}
-        for k, name in enumerate(("brightness", "contrast", "saturation")):
-            s = getattr(self, name)
-            if s > 0:
-                params[name] = max(0.0, 1 - s) + (1 + s - max(0.0, 1 - s)) * u[k]  # (N,)
-        if self.hue > 0:
-            params["hue"] = self.hue * (2 * u[3] - 1)
-        order = _rand(4, generator, "cpu").argsort() if self.random_order else torch.arange(4)
-        return {**params, "order": tuple(order.tolist())}
-
-    def apply(self, x, brightness=None, contrast=None, saturation=None, hue=None, order=(0, 1, 2, 3)):
-        """Factors are numbers or (N,) tensors; None skips that adjustment. ``order`` lists the
-        adjustments by index (0 brightness, 1 contrast, 2 saturation, 3 hue)."""
-        if not isinstance(order, (tuple, list)) or any(isinstance(k, bool) or k not in range(4) for k in order):
-            raise ValueError(f"ColorJitter.apply: order must list indices 0-3 (0 brightness, 1 contrast, "
-                             f"2 saturation, 3 hue), got {order!r}")
-        steps = ((_brightness, brightness), (_contrast, contrast), (_saturation, saturation), (_hue, hue))
-        for k in order:
-            fn, factor = steps[k]
-            x = x if factor is None else fn(x, factor)
-        return x
-
-
-@dataclass
-class RandomGrayscale(RandomOp):
-    """Replace the colours by their luma, kept as C channels (gray images stay unchanged)."""
-    p: float = 0.2
-
-    def apply(self, x):
-        return _gray(x).expand_as(x).contiguous()
-
-
-@dataclass
-class GaussianBlur(RandomOp):
-    """Blur with an odd ``kernel_size`` Gaussian, sigma drawn per image in ``sigma``; reflect padding."""
-    kernel_size: int = 3
-    sigma: tuple[float, float] = (0.1, 2.0)
-    p: float = 0.5
-
-    def __post_init__(self):
-        super().__post_init__()
-        k = check_number(self.kernel_size, "GaussianBlur: kernel_size", low=1, integer=True,
-                         hint="an odd width in pixels: 3, 5, 7, ...")
-        if k % 2 == 0:
-            raise ValueError(f"GaussianBlur: kernel_size must be odd (3, 5, 7, ...) so that the kernel has a "
-                             f"centre, got {k}; use {k + 1}")
-        self.sigma = _pair(self.sigma, "GaussianBlur: sigma", low=0, low_open=True,
-                           hint="the range of blur widths in pixels, e.g. (0.1, 2.0)")
-
-    def sample_params(self, x, generator=None):
-        lo, hi = self.sigma
-        return {"sigma": lo + (hi - lo) * _rand(len(x), generator, x.device)}  # (N,)
-
-    def apply(self, x, sigma):
-        """Blur image i with ``sigma[i]`` > 0 pixels (a number or an (N,) tensor)."""
-        k, (H, W) = self.kernel_size, x.shape[2:]
-        if k // 2 >= min(H, W):
-            raise ValueError(f"GaussianBlur: kernel_size {k} is too large for {H}x{W} images (the reflect padding "
-                             f"needs kernel_size // 2 < the shorter side); use kernel_size <= {2 * min(H, W) - 1}, "
-                             f"or blur before shrinking the images")
-        sigma = per_image(sigma, x, "GaussianBlur: sigma")  # (N or 1, 1, 1, 1)
-        if bool((sigma <= 0).any()):
-            raise ValueError(f"GaussianBlur: sigma must be > 0 (the blur width in pixels), got "
-                             f"{sigma.flatten().tolist()[:8]}; leave the blur out instead of sigma = 0")
-        t = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2  # (k,) tap offsets
-        w = torch.softmax(-(t / sigma.view(-1, 1)) ** 2 / 2, dim=1).view(-1, 1, 1, 1, k)  # kernels
-        xp = F.pad(x, (k // 2, k // 2, 0, 0), mode="reflect")  # (N, C, H, W + k - 1)
-        x = sum(w[..., i] * xp[..., i:i + W] for i in range(k))  # separable: along rows...
-        xp = F.pad(x, (0, 0, k // 2, k // 2), mode="reflect")  # (N, C, H + k - 1, W)
-        x = sum(w[..., i] * xp[..., i:i + H, :] for i in range(k))  # ...then along columns
-        return x.clamp(0, 1)  # weights sum to 1 up to rounding
-
-
-@dataclass
-class GaussianNoise(RandomOp):
-    """Add pixel noise ``std * N(0, 1)``, then clip to [0, 1] (as torchvision's ``gaussian_noise``)."""
-    std: float = 0.05
-    p: float = 0.5
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_number(self.std, "GaussianNoise: std", low=0, hint="the noise level in [0, 1] pixel units, e.g. 0.05")
-
-    def sample_params(self, x, generator=None):
-        return {"noise": self.std * _rand(x.shape, generator, x.device, normal=True).to(x.dtype)}  # (N, C, H, W)
-
-    def apply(self, x, noise):
-        return (x + noise).clamp(0, 1)
-
-
-@dataclass
 class Cutout(RandomOp):
     """Fill a square of side ``size`` x (shorter image side) with ``value``; its centre is uniform over
     the image, so the border may cut it.
@@ -347,7 +179,7 @@ class Cutout(RandomOp):
     def sample_params(self, x, generator=None):
         H, W = x.shape[2:]
         side = max(1, round(self.size * min(H, W)))
-        u = _rand((2, len(x)), generator, x.device)
+        u = draw((2, len(x)), generator, x.device)
         y0, x0 = (u[0] * H).long() - side // 2, (u[1] * W).long() - side // 2  # (N,) corners, may be < 0
         top, left = y0.clamp(min=0), x0.clamp(min=0)
         return {"top": top, "left": left,
@@ -361,6 +193,7 @@ class Cutout(RandomOp):
         return x.masked_fill(mask, self.value)
 
 
+# ---- pipelines ----
 @dataclass
 class Compose:
     """Apply ``ops`` in order, passing one generator along (so one seed fixes the whole pipeline)."""
@@ -375,7 +208,7 @@ class Compose:
             _check_op(op, f"Compose: ops[{i}]")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        _check_generator(generator)
+        check_generator(generator)
         if not self.ops:  # nothing to do, but the same check of the images as every op
             return check_images(x, "Compose")
         for op in self.ops:

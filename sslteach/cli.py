@@ -27,7 +27,7 @@ from typing import Callable
 from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
 from .pretrained import METHODS, RECIPES, load_encoder, pretrain as pretrain_encoder
-from .train import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .utils import REPO_ROOT, check_number, check_out_path, get_device
 
 PROG = "python -m sslteach"

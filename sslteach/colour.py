@@ -1,6 +1,6 @@
 """Colour adjustments on image batches with per-image factors, using torchvision's formulas.
 
-Every factor is a number or an (N,) tensor (one value per image); ``sslteach.augment.ColorJitter``
+Every factor is a number or an (N,) tensor (one value per image); ``sslteach.photometric.ColorJitter``
 draws the factors and calls these. Images are float (N, C, H, W) in [0, 1].
 
 The public functions check the images (:func:`sslteach.utils.check_images`) and the factors; the

@@ -1,4 +1,4 @@
-"""Contrastive learning: the InfoNCE / NT-Xent loss, its diagnostics, and SimCLR.
+"""Contrastive learning: the InfoNCE / NT-Xent loss, its accuracy, and SimCLR.
 
 Two views ``x1, x2`` of the same N images go through one network to projections ``z1, z2``
 (N, D). Of the 2N views, each one's other view is its *positive*; the remaining 2N - 2 views are
@@ -6,24 +6,22 @@ its *negatives*. InfoNCE is a 2N-way classification: "which candidate is my posi
 
     loss = info_nce(z1, z2, temperature=0.5)        # vectorised, what training uses
     info_nce_loop(z1, z2, 0.5)                      # the same number, from the formula, slowly
-    alignment(z1, z2), uniformity(z1)               # Wang & Isola's two diagnostics
+    contrastive_accuracy(z1, z2)                    # how often the positive is the top candidate
     anchor_distribution(z1, z2, anchor=0)           # one view's softmax over its 2N - 1 candidates
 
 Views are numbered as in ``torch.cat([z1, z2])``: view ``i < N`` is ``z1[i]``, view ``N + i`` is
-``z2[i]``, and the positive of view ``i`` is view ``(i + N) % 2N``.
+``z2[i]``, and the positive of view ``i`` is view ``(i + N) % 2N``. Wang & Isola's two
+diagnostics of the learned points, ``alignment`` and ``uniformity``, are :mod:`sslteach.sphere`;
+the input checks shared with the other two-view methods are :mod:`sslteach.views`.
 
 Only directions count: every function divides each row by its length first (:func:`unit_rows`,
 safe for rows of any length). An all-zero row has no direction, so its cosine similarity is
-undefined. The InfoNCE functions (``info_nce``, ``info_nce_loop``, ``contrastive_accuracy``,
-``anchor_distribution``) give it similarity 0 with every view, as ``F.cosine_similarity`` does,
-so a training step never stops on one; a dead output (every row 0) then scores the collapse value
-``log(2N - 1)``, the worst case. ``alignment`` and ``uniformity`` measure points on the unit
-sphere, where a zero vector has no place: they refuse all-zero rows with a ValueError.
+undefined. The InfoNCE functions here give it similarity 0 with every view, as
+``F.cosine_similarity`` does, so a training step never stops on one; a dead output (every row 0)
+then scores the collapse value ``log(2N - 1)``, the worst case.
 
 - Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, 2020.
 - van den Oord et al., Representation Learning with Contrastive Predictive Coding, 2018.
-- Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
-  Uniformity on the Hypersphere, 2020.
 """
 from __future__ import annotations
 
@@ -34,38 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batches import as_float_images
 from .models import ConvEncoder, ProjectionHead
-from .train import as_float_images
-from .utils import check_finite, check_number, unit_rows
-
-
-def _check_z(z: torch.Tensor, name: str) -> None:
-    if not torch.is_tensor(z):
-        raise TypeError(f"{name} must be a tensor of projections (N, D), got {type(z).__name__}; "
-                        f"convert with torch.as_tensor({name}, dtype=torch.float32)")
-    if z.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D tensor of projections (N, D), got shape {tuple(z.shape)}; "
-                         f"flatten feature maps first with {name}.flatten(1)")
-    if not z.is_floating_point():
-        raise TypeError(f"{name} must be a float tensor, got {z.dtype}; use {name}.float()")
-    if z.shape[1] == 0:
-        raise ValueError(f"{name} has shape {tuple(z.shape)}: each row needs at least D = 1 number")
-    check_finite(z, name, "the network's output is NaN/inf: the training diverged (lower the learning "
-                          "rate, or reload a good checkpoint) or the input images hold NaN")
-
-
-def _check_views(z1: torch.Tensor, z2: torch.Tensor, min_n: int = 2) -> None:
-    _check_z(z1, "z1")
-    _check_z(z2, "z2")
-    if z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must have the same shape (row i of each is a view of image i), "
-                         f"got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    if z1.device != z2.device:
-        raise ValueError(f"z1 is on {z1.device} but z2 on {z2.device}; move both to one device")
-    if z1.shape[0] < min_n:
-        raise ValueError(f"need N >= {min_n} pairs of views (with N = 1 a view has no negative), "
-                         f"got N = {z1.shape[0]}; use a larger batch (TensorLoader(..., drop_last=True) "
-                         f"avoids a last batch of one)")
+from .utils import check_number, unit_rows
+from .views import check_augment, check_views, checked_views
 
 
 def _check_temperature(temperature):
@@ -78,25 +48,6 @@ def _check_temperature(temperature):
 def _unit_views(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """:func:`unit_rows` of ``cat([z1, z2])``: (2N, D)."""
     return unit_rows(torch.cat([z1, z2]))
-
-
-def _on_the_sphere(z: torch.Tensor, name: str, what: str) -> torch.Tensor:
-    """``unit_rows(z)``, refusing all-zero rows: the sphere diagnostics are undefined for them."""
-    zero = z.detach().abs().amax(dim=1) == 0                       # (N,) rows without a direction
-    if bool(zero.any()):
-        rows = zero.nonzero().flatten().tolist()
-        if len(rows) == len(z):
-            raise ValueError(f"{what} got a dead output: every row of {name} is 0. A zero vector has no "
-                             f"direction, so it has no point on the unit sphere; a network that outputs 0 "
-                             f"for every input has collapsed (the worst case, not a perfect score). Check "
-                             f"the encoder and head: a ReLU as the last layer, a learning rate too high, "
-                             f"weights that became 0")
-        shown = f"{rows[:5]}"[:-1] + (", ...]" if len(rows) > 5 else "]")
-        raise ValueError(f"{what} measures points on the unit sphere, but {len(rows)} of the {len(z)} rows "
-                         f"of {name} {'is' if len(rows) == 1 else 'are'} all zeros (rows {shown}), and a zero "
-                         f"vector has no direction; drop those rows, or find why the network outputs 0 for "
-                         f"those inputs")
-    return unit_rows(z)
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
@@ -130,7 +81,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
         >>> info_nce(z1, z2).shape
         torch.Size([])
     """
-    _check_views(z1, z2)
+    check_views(z1, z2)
     temperature = _check_temperature(temperature)
     n = z1.shape[0]
     with torch.autocast(z1.device.type, enabled=False):
@@ -161,7 +112,7 @@ def info_nce_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) 
     Returns:
         Scalar loss, differentiable.
     """
-    _check_views(z1, z2)
+    check_views(z1, z2)
     n, tau = z1.shape[0], _check_temperature(temperature)
     dtype = torch.promote_types(z1.dtype, torch.float32)  # bfloat16/float16 -> float32
     z = [v.to(dtype) for k in range(n) for v in (z1[k], z2[k])]  # 0-based: views 2k, 2k+1 are a pair
@@ -182,63 +133,6 @@ def info_nce_loop(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) 
     return sum(ell(2 * k, 2 * k + 1) + ell(2 * k + 1, 2 * k) for k in range(n)) / (2 * n)
 
 
-def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2) -> torch.Tensor:
-    """Mean distance between the two views of each image, on the unit sphere (lower is better).
-
-    ``align = 1/N Σ_i ‖ẑ1_i - ẑ2_i‖^α`` with ``ẑ = z / ‖z‖``; ranges over [0, 2^α].
-
-    Args:
-        z1, z2: (N, D) projections of the two views, no row all zeros.
-        alpha: exponent α > 0.
-
-    Returns:
-        Scalar tensor (float32, or float64 for float64 inputs).
-
-    Raises:
-        ValueError: a row is all zeros. It has no direction, hence no point on the sphere; a dead
-            output (every row 0) would otherwise score a perfect 0.
-
-    - Wang & Isola, Understanding Contrastive Representation Learning through Alignment and
-      Uniformity on the Hypersphere, 2020.
-    """
-    _check_views(z1, z2, min_n=1)
-    alpha = check_number(alpha, "alpha", low=0, low_open=True, hint="Wang & Isola use alpha=2")
-    u1, u2 = _on_the_sphere(z1, "z1", "alignment"), _on_the_sphere(z2, "z2", "alignment")  # (N, D) each
-    return (u1 - u2).norm(dim=1).pow(alpha).mean()
-
-
-def uniformity(z: torch.Tensor, t: float = 2) -> torch.Tensor:
-    """How evenly the vectors spread over the unit sphere (lower is better).
-
-    ``unif = log  1/P Σ_{i<j} exp(-t ‖ẑ_i - ẑ_j‖²)`` over the P = N(N-1)/2 distinct pairs; 0 when
-    all vectors coincide (collapse), more negative as they spread out. Uses
-    ``‖ẑ_i - ẑ_j‖² = 2 - 2 ẑ_iᵀẑ_j`` and a log-sum-exp, so it is stable and its gradient stays
-    finite even for identical vectors (where ``torch.pdist``'s square root has none).
-
-    Args:
-        z: (N, D) vectors, N >= 2, no row all zeros (e.g. ``z1``, or ``torch.cat([z1, z2])``).
-        t: scale t > 0.
-
-    Returns:
-        Scalar tensor (float32, or float64 for float64 inputs).
-
-    Raises:
-        ValueError: a row is all zeros (no direction); a dead output (every row 0) would otherwise
-            score -2t, as if spread perfectly.
-
-    - Wang & Isola, 2020 (as in :func:`alignment`).
-    """
-    _check_z(z, "z")
-    if len(z) < 2:
-        raise ValueError(f"uniformity needs N >= 2 vectors (it averages over pairs), got shape "
-                         f"{tuple(z.shape)}; pass a whole batch, e.g. torch.cat([z1, z2])")
-    t = check_number(t, "t", low=0, low_open=True, hint="Wang & Isola use t=2")
-    u = _on_the_sphere(z, "z", "uniformity")                    # (N, D)
-    sq_dist = (2 - 2 * u @ u.T).clamp_min(0)                    # (N, N) squared distances
-    i, j = torch.triu_indices(len(u), len(u), offset=1, device=u.device)  # distinct pairs i < j
-    return torch.logsumexp(-t * sq_dist[i, j], dim=0) - math.log(len(i))
-
-
 @torch.no_grad()
 def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy of the InfoNCE task: fraction of the 2N views whose most similar other
@@ -251,7 +145,7 @@ def contrastive_accuracy(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         Scalar float tensor in [0, 1]; chance level is 1 / (2N - 1). Ties (e.g. a collapsed
         output) go to the lowest view index, so a collapse scores about chance.
     """
-    _check_views(z1, z2)
+    check_views(z1, z2)
     n = z1.shape[0]
     with torch.autocast(z1.device.type, enabled=False):
         z = _unit_views(z1, z2)                                 # (2N, D)
@@ -288,7 +182,7 @@ def anchor_distribution(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0,
     Returns:
         An :class:`AnchorDistribution`.
     """
-    _check_views(z1, z2)
+    check_views(z1, z2)
     temperature = _check_temperature(temperature)
     n = z1.shape[0]
     anchor = check_number(anchor, "anchor", low=0, high=2 * n - 1, integer=True,
@@ -363,29 +257,15 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
         >>> step = simclr_step(TwoViews(simclr_augment(32)), temperature=0.2)
         >>> history = fit(SimCLR(), step, TensorLoader(images, batch_size=256, drop_last=True), opt)
     """
-    if not callable(augment):
-        raise TypeError(f"augment must be a callable x -> (x1, x2), got {type(augment).__name__}; "
-                        f"e.g. TwoViews(simclr_augment(32))")
+    check_augment(augment)
     temperature = _check_temperature(temperature)
 
     def step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
         x = as_float_images(batch)                   # (N, C, H, W) in [0, 1]; labels unused
-        views = augment(x)                           # two random views: (N, C, H, W) each
-        if not (isinstance(views, (tuple, list)) and len(views) == 2 and all(map(torch.is_tensor, views))
-                and views[0].shape == views[1].shape):
-            raise ValueError(f"augment must return two views (x1, x2) of one shape, got {_describe(views)}; "
-                             f"wrap a one-view augmentation in TwoViews(...)")
-        x1, x2 = views
+        x1, x2 = checked_views(augment(x))           # two random views: (N, C, H, W) each
         _, z = model(torch.cat([x1, x2]))            # (2N, D): one pass, BatchNorm sees both views
         z1, z2 = z.chunk(2)                          # (N, D) each; z1[i], z2[i] are positives
         loss = info_nce(z1, z2, temperature)         # -log softmax(sim/τ)[positive], mean over 2N
         return loss, {"acc": contrastive_accuracy(z1, z2)}
 
     return step
-
-
-def _describe(views) -> str:
-    if isinstance(views, (tuple, list)):
-        parts = [tuple(v.shape) if torch.is_tensor(v) else type(v).__name__ for v in views]
-        return f"{type(views).__name__} of {parts}"
-    return f"a {type(views).__name__}" + (f" of shape {tuple(views.shape)}" if torch.is_tensor(views) else "")

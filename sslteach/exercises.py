@@ -8,16 +8,11 @@ The coding exercises at the end of each notebook follow one pattern::
 
 Each ``check_<name>(fn)`` calls ``fn`` on a few seeded random inputs and on edge cases, compares
 every answer with the package's own function (type, shape, dtype, NaN, values; inputs must not
-be changed in place) and returns a :class:`CheckResult` that prints one plain sentence. A check
-never raises on a wrong or crashing answer and is pure (the global random state is left alone).
-
-The student's function gets a time budget, ``timeout=10`` seconds for all the inputs of a check
-together. In the main thread of Linux or macOS (where Jupyter runs cells) a SIGALRM timer stops
-the function when the budget runs out, so an endless loop cannot hang the notebook; the check
-then stops at that input and says how long the package takes there. Where no such timer can be
-set (Windows, another thread, or a SIGALRM timer already running, e.g. pytest-timeout's) the
-function runs to its end and the time is measured afterwards: a slow answer is still reported,
-but an endless loop cannot be interrupted there.
+be changed in place) and returns a :class:`~sslteach.checking.CheckResult` that prints one plain
+sentence. A check never raises on a wrong or crashing answer and is pure (the global random state
+is left alone). This module holds the checks, one per exercise: their inputs, reference and
+hints; the engine that runs them, compares and keeps the time budget (``timeout=10`` seconds for
+all the inputs of a check together) is :mod:`sslteach.checking`.
 
 Solutions live in one place: the code cells tagged ``solution`` in the instructor notebooks
 (``notebooks/``, where they run and nbval sees the ✓); ``python -m sslteach.student`` (``make
@@ -26,261 +21,31 @@ student``) writes copies of the notebooks without them.
 from __future__ import annotations
 
 import math
-import numbers
-import signal
-import threading
-import time
-import traceback
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
-from .augment import RandomGrayscale
-from .autoencoder import mask_patches, masked_mse
+from .autoencoder import masked_mse
+from .checking import TIMEOUT, CheckResult, run_check, seeded
 from .colour import adjust_brightness
-from .contrastive import alignment, info_nce, uniformity
-from .probe import extract_features, knn_accuracy
+from .contrastive import info_nce
+from .corruption import mask_patches
 from .models import ConvEncoder
+from .photometric import RandomGrayscale
+from .probe import extract_features, knn_accuracy
 from .rotation import rotate_batch
-from .utils import check_number
+from .sphere import alignment, uniformity
 from .word2vec import sgns_loss
 
-TIMEOUT = 10.0  # seconds a check gives the student's function, all its inputs together
-
-__all__ = ["CheckResult", "check_alignment", "check_brightness", "check_extract_features", "check_grayscale",
-           "check_info_nce", "check_knn_accuracy", "check_masked_mse", "check_rotate_batch",
-           "check_sgns_loss", "check_uniformity"]
-
-
-@dataclass(repr=False)
-class CheckResult:
-    """What a check found; prints as one plain sentence, and is truthy when the answer is right."""
-    passed: bool
-    message: str
-    args: tuple | None = None   # the input it failed on: ``fn(*result.args)`` reproduces it
-    expected: Any = None        # the package's answer on that input
-    got: Any = None             # the student's answer on that input
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __repr__(self) -> str:
-        return self.message
-
-    __str__ = __repr__
-
-
-# ---- the engine -----------------------------------------------------------------------------------
-def _clone(args: tuple) -> tuple:
-    return tuple(a.clone() if torch.is_tensor(a) else a for a in args)
-
-
-def _fmt(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def _describe(got) -> str:
-    if got is None:
-        return "None (did you forget `return`?)"
-    if torch.is_tensor(got):
-        return f"a tensor of shape {tuple(got.shape)}, dtype {got.dtype}"
-    return f"{type(got).__name__} {got!r}"[:80]
-
-
-def _compare(exp, got) -> tuple[str, str] | None:
-    """None when ``got`` matches ``exp``, else (headline, detail) in plain words."""
-    if isinstance(exp, tuple):
-        if not isinstance(got, (tuple, list)) or len(got) != len(exp):
-            return "wrong type", f"expected a tuple of {len(exp)} values, got {_describe(got)}"
-        for j, (e, g) in enumerate(zip(exp, got), 1):
-            problem = _compare(e, g)
-            if problem:
-                return problem[0], f"output {j} of {len(exp)}: {problem[1]}"
-        return None
-    if isinstance(exp, float):                              # a plain number, e.g. an accuracy
-        if torch.is_tensor(got) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, numbers.Real):
-            return "wrong type", f"expected a number, got {_describe(got)}"
-        if math.isnan(got):
-            return "NaN in your answer", f"expected {exp:.4f}, got nan"
-        return None if abs(got - exp) <= 1e-6 else ("differs", f"expected {exp:.4f}, got {got:.4f}")
-    if not torch.is_tensor(got):
-        return "wrong type", f"expected a tensor of shape {tuple(exp.shape)}, got {_describe(got)}"
-    if got.shape != exp.shape:
-        scalar = " (a scalar: use .mean(), .sum() or .squeeze())" if exp.ndim == 0 else ""
-        return "wrong shape", f"expected shape {tuple(exp.shape)}{scalar}, got {tuple(got.shape)}"
-    if got.dtype != exp.dtype:
-        return "wrong dtype", f"expected {exp.dtype}, got {got.dtype}"
-    if got.requires_grad and not exp.requires_grad:
-        return "still tracks gradients", "compute it under `with torch.no_grad():` (frozen features)"
-    got = got.detach().cpu()
-    if exp.is_floating_point():
-        for name, bad in (("NaN", torch.isnan(got) & ~torch.isnan(exp)),
-                          ("inf", torch.isinf(got) & ~torch.isinf(exp))):
-            if bad.any():
-                return _where(f"{name} in your answer", bad, exp, got)
-        wrong = ~torch.isclose(got, exp, rtol=1e-4, atol=1e-5)
-    else:
-        wrong = got != exp
-    return _where("differs", wrong, exp, got) if wrong.any() else None
-
-
-def _where(headline: str, wrong: torch.Tensor, exp: torch.Tensor, got: torch.Tensor) -> tuple[str, str]:
-    if exp.ndim == 0:
-        return headline, f"expected {_fmt(exp.item())}, got {_fmt(got.item())}"
-    idx = tuple(wrong.nonzero()[0].tolist())
-    return headline, (f"{int(wrong.sum())} of {wrong.numel()} values are wrong; the first at index "
-                      f"{idx}: expected {_fmt(exp[idx].item())}, got {_fmt(got[idx].item())}")
-
-
-def _student_line(err: BaseException) -> tuple[str, int] | None:
-    """(code, line number) of the deepest frame outside torch and this module (the student's code)."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if f.filename != __file__ and "/torch/" not in f.filename and f.line]
-    return (frames[-1].line.strip(), frames[-1].lineno) if frames else None
-
-
-def _crash_site(err: BaseException) -> str:
-    site = _student_line(err)
-    return f" (at `{site[0]}`, line {site[1]})" if site else ""
-
-
-def _secs(seconds: float) -> str:
-    if seconds < 1e-3:
-        return "under 1 ms"
-    return f"{1000 * seconds:.0f} ms" if seconds < 1 else f"{seconds:.3g} s"
-
-
-class _TooSlow(TimeoutError):
-    """Raised inside the student's function when the check's time budget runs out."""
-
-
-class _Alarm:
-    """``with _Alarm(seconds):`` raises :class:`_TooSlow` in the block once ``seconds`` have passed.
-
-    Uses SIGALRM, so only in the main thread, where ``signal.setitimer`` exists, and when no other
-    ITIMER_REAL timer is running (that one is left alone); ``armed`` is False otherwise and the
-    caller measures the time afterwards. The timer is cleared and the previous handler restored on
-    leaving the block, also on an exception or a KeyboardInterrupt.
-    """
-
-    def __init__(self, seconds: float | None):
-        self.seconds, self.active, self.fired = seconds, False, False
-        self.armed = (seconds is not None and hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
-                      and threading.current_thread() is threading.main_thread()
-                      and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
-
-    def _handler(self, signum, frame):
-        if self.active:  # not once the block is left: a late signal does nothing
-            self.fired = True
-            raise _TooSlow(f"stopped after {_secs(self.seconds)}")
-
-    def __enter__(self) -> "_Alarm":
-        if self.armed:
-            self.previous = signal.signal(signal.SIGALRM, self._handler)
-            self.active = True
-            # at the deadline, then every 0.1 s: code that swallows one TimeoutError meets the next
-            signal.setitimer(signal.ITIMER_REAL, max(self.seconds, 1e-3), 0.1)
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        if self.armed:
-            self.active = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous if self.previous is not None else signal.SIG_DFL)
-        return False
-
-
-def _too_slow(where: str, i: int, call: float, spent: float, timeout: float, reference: float,
-              stopped: _TooSlow | None, alarm: _Alarm, slow_hint: str) -> str:
-    """The sentence for a function that used up the check's time budget."""
-    took = f"more than {_secs(timeout)}" if stopped else _secs(spent)
-    took += f" on {where}" if i == 1 else f" in all by {where} ({_secs(call)} on that one)"
-    if stopped:
-        site = _student_line(stopped)
-        why = f"; it was running `{site[0]}` (line {site[1]}) when the check stopped it" if site else ""
-    elif alarm.fired:
-        why = (f", more than the {_secs(timeout)} a check allows (it caught the TimeoutError that should "
-               f"have stopped it: avoid a bare `except:` or `except Exception:`)")
-    elif alarm.armed:
-        why = f", more than the {_secs(timeout)} a check allows"
-    else:
-        why = (f", more than the {_secs(timeout)} a check allows (it could not be stopped earlier here: "
-               f"that needs the main thread on Linux or macOS)")
-    return (f"✗ too slow: your function took {took}{why}; the package's function takes "
-            f"{_secs(reference)} on that input. Hint: {slow_hint}")
-
-
-def _run(fn: Callable, reference: Callable, cases: list, name: str, hint: str,
-         timeout: float | None = TIMEOUT, slow_hint: str = "look for a Python loop over rows or "
-         "elements: one tensor operation on the whole batch does the same work far faster") -> CheckResult:
-    """Call ``fn`` and ``reference`` on every ``(description, args)`` case; stop at the first problem,
-    or once ``fn`` has used up ``timeout`` seconds (None: no limit) over all the cases."""
-    if not callable(fn):
-        return CheckResult(False, f"✗ expected your function, e.g. check_{name}(my_{name}), got "
-                                  f"{_describe(fn)}: pass the function itself, without calling it")
-    if timeout is not None:
-        timeout = check_number(timeout, "timeout", low=0, low_open=True, hint="the seconds a check gives "
-                               "your function for all its inputs together; None for no limit")
-    label, n = getattr(fn, "__name__", "your function"), len(cases)
-    retry = f"\n  Try that input: r = st.exercises.check_{name}({label}); {label}(*r.args)"
-    spent = 0.0                                             # seconds fn has used so far
-    for i, (desc, args) in enumerate(cases, 1):
-        where = f"input {i} of {n} ({desc})"
-        start = time.perf_counter()
-        expected = reference(*_clone(args))
-        ref_seconds, given = time.perf_counter() - start, _clone(args)
-        outcome = None                                      # None: returned; else what stopped it
-        alarm = _Alarm(None if timeout is None else timeout - spent)
-        start = time.perf_counter()
-        try:
-            with alarm:
-                got = fn(*given)
-        except _TooSlow as err:
-            outcome = err
-        except NotImplementedError:
-            outcome = "stub"
-        except (Exception, SystemExit) as err:  # any bug of the student's, reported, never raised
-            outcome = err
-        call = time.perf_counter() - start
-        spent += call
-        if isinstance(outcome, _TooSlow) or (timeout is not None and spent > timeout):
-            stopped = outcome if isinstance(outcome, _TooSlow) else None
-            message = _too_slow(where, i, call, spent, timeout, ref_seconds, stopped, alarm, slow_hint)
-            return CheckResult(False, message + f"\n  Time that input: r = st.exercises.check_{name}({label}); "
-                                                f"%time {label}(*r.args)", args=args, expected=expected)
-        if outcome == "stub":
-            return CheckResult(False, "✗ not written yet: replace `raise NotImplementedError` in the "
-                                      "cell above with your code, run that cell, then this one again")
-        if outcome is not None:
-            return CheckResult(False, f"✗ your function raised {type(outcome).__name__} on {where}"
-                                      f"{_crash_site(outcome)}: {outcome}{retry}", args=args, expected=expected)
-        try:
-            problem = _compare(expected, got)
-        except Exception as err:  # an answer too odd to compare (a numpy array of objects, ...)
-            problem = ("unreadable answer", f"{_describe(got)} ({type(err).__name__}: {err})")
-        if problem is None and not all(torch.equal(a, b) for a, b in zip(given, args) if torch.is_tensor(a)):
-            problem = ("changed its input", "your function modified an input tensor in place (an op "
-                       "ending in `_`, or `x[...] = ...`); work on a copy or use out-of-place ops")
-        if problem:
-            return CheckResult(False, f"✗ {problem[0]} on {where}: {problem[1]}{retry}\n  Hint: {hint}",
-                               args=args, expected=expected, got=got)
-    return CheckResult(True, f"✓ right on all {n} inputs: {label} agrees with sslteach")
-
-
-def _gen(seed: int = 0) -> tuple[torch.Generator, Callable, Callable]:
-    """A seeded generator and randn / rand shortcuts on it (float32, CPU)."""
-    g = torch.Generator().manual_seed(seed)
-    return (g, lambda *shape: torch.randn(*shape, generator=g), lambda *shape: torch.rand(*shape, generator=g))
+__all__ = ["check_alignment", "check_brightness", "check_extract_features", "check_grayscale", "check_info_nce",
+           "check_knn_accuracy", "check_masked_mse", "check_rotate_batch", "check_sgns_loss", "check_uniformity"]
 
 
 # ---- 01 · kNN ------------------------------------------------------------------------------------
 def check_knn_accuracy(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(train_x, train_y, test_x, test_y, k) -> float``: weighted cosine kNN accuracy, as
     :func:`sslteach.knn_accuracy` (weights ``exp(s / 0.07)``; notebook 01)."""
-    g, randn, _ = _gen()
+    g, randn, _ = seeded()
 
     def blobs(n_train, n_test, d, labels, scale=None):      # clustered features: accuracy is not chance
         c = torch.arange(n_train + n_test) % len(labels)     # (n,) class index of each point
@@ -295,7 +60,7 @@ def check_knn_accuracy(fn: Callable, *, timeout: float | None = TIMEOUT) -> Chec
              ("labels 0 and 3 only (classes 1, 2 absent)", (*blobs(24, 12, 6, [0, 3]), 5)),
              ("rows of lengths 0.01 to 100: cosine ignores length",
               (*blobs(30, 20, 8, [0, 1, 2], lambda n: 10 ** (4 * torch.rand(n, 1, generator=g) - 2)), 5))]
-    return _run(fn, lambda *a: knn_accuracy(*a[:4], k=a[4]), cases, "knn_accuracy",
+    return run_check(fn, lambda *a: knn_accuracy(*a[:4], k=a[4]), cases, "knn_accuracy",
                 "cosine = dot product of L2-normalised rows; each of the k nearest votes for its label "
                 "with weight exp(cosine / 0.07); return the fraction of test points voted right",
                 timeout=timeout, slow_hint="look for a Python loop over test or training points: one "
@@ -306,13 +71,13 @@ def check_knn_accuracy(fn: Callable, *, timeout: float | None = TIMEOUT) -> Chec
 def check_grayscale(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x) -> (N, C, H, W)``: luma ``0.2989 R + 0.587 G + 0.114 B`` in every channel, as
     ``st.RandomGrayscale(p=1).apply`` (gray images come back unchanged; notebook 02)."""
-    _, _, rand = _gen()
+    _, _, rand = seeded()
     cases = [("N=4 RGB images, 8×8", (rand(4, 3, 8, 8),)), ("a single image", (rand(1, 3, 5, 5),)),
              ("non-square 6×10", (rand(2, 3, 6, 10),)),
              ("pure red, green, blue images", (torch.eye(3).view(3, 3, 1, 1).expand(3, 3, 4, 4).clone(),)),
              ("a gray image (C=1) stays unchanged", (rand(2, 1, 4, 4),)),
              ("float64 images", (rand(2, 3, 4, 4).double(),))]
-    return _run(fn, RandomGrayscale(p=1.0).apply, cases, "grayscale",
+    return run_check(fn, RandomGrayscale(p=1.0).apply, cases, "grayscale",
                 "luma = 0.2989 R + 0.587 G + 0.114 B, one (N, H, W) map, copied into all 3 channels",
                 timeout=timeout, slow_hint="look for a Python loop over images or pixels: one weighted sum of "
                 "x[:, 0], x[:, 1] and x[:, 2] does the whole batch")
@@ -321,13 +86,13 @@ def check_grayscale(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRe
 def check_brightness(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x, factor) -> (N, C, H, W)``: image i times ``factor[i]`` (an (N,) tensor), clipped to
     [0, 1], as ``sslteach.colour.adjust_brightness`` (notebook 02)."""
-    _, _, rand = _gen()
+    _, _, rand = seeded()
     cases = [("N=4, factors in [0.2, 1.8]", (rand(4, 3, 8, 8), 0.2 + 1.6 * rand(4))),
              ("a single image", (rand(1, 3, 4, 4), torch.tensor([0.5]))),
              ("factor 0: black", (rand(2, 3, 4, 4), torch.tensor([0.0, 1.0]))),
              ("factors 2 and 3: values must be clipped to 1", (rand(2, 3, 4, 4), torch.tensor([2.0, 3.0]))),
              ("gray images (C=1), non-square 3×7", (rand(3, 1, 3, 7), 0.2 + 1.6 * rand(3)))]
-    return _run(fn, adjust_brightness, cases, "brightness",
+    return run_check(fn, adjust_brightness, cases, "brightness",
                 "reshape factor (N,) to (N, 1, 1, 1) so it broadcasts per image, then clamp(0, 1)",
                 timeout=timeout, slow_hint="look for a Python loop over images or pixels: "
                 "x * factor.view(-1, 1, 1, 1) scales the whole batch at once")
@@ -337,7 +102,7 @@ def check_brightness(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckR
 def check_info_nce(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z1, z2, tau) -> scalar tensor``: SimCLR's NT-Xent loss, as :func:`sslteach.info_nce`
     (notebook 03)."""
-    _, randn, _ = _gen()
+    _, randn, _ = seeded()
 
     def views(n, d, noise=0.5):                             # positives near their anchors
         z1 = randn(n, d)
@@ -349,7 +114,7 @@ def check_info_nce(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRes
              ("N=6, D=8, small tau=0.05", (*views(6, 8), 0.05)), ("N=6, D=8, large tau=10", (*views(6, 8), 10.0)),
              ("z1 == z2: identical views, tau=0.5", (z, z.clone(), 0.5)),
              ("N=4, D=8, vectors of length ~100 (normalise them)", (*(100 * v for v in views(4, 8)), 0.5))]
-    return _run(fn, info_nce, cases, "info_nce",
+    return run_check(fn, info_nce, cases, "info_nce",
                 "normalise the 2N rows of cat([z1, z2]); logits = z @ z.T / tau with the diagonal left "
                 "out (-inf); the positive of view i is view (i + N) % 2N; mean cross-entropy over 2N",
                 timeout=timeout, slow_hint="look for a Python loop over views or pairs: "
@@ -359,12 +124,12 @@ def check_info_nce(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRes
 def check_alignment(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z1, z2) -> scalar tensor``: mean squared distance of the normalised pairs, as
     :func:`sslteach.alignment` with α=2 (notebook 03)."""
-    _, randn, _ = _gen()
+    _, randn, _ = seeded()
     z = randn(5, 4)
     cases = [("N=8, D=16", (randn(8, 16), randn(8, 16))), ("a single pair, N=1", (randn(1, 4), randn(1, 4))),
              ("z2 == z1: perfect alignment", (z, z.clone())), ("z2 == -z1: opposite points", (z, -z)),
              ("vectors of length ~100 (normalise them)", (100 * randn(6, 8), 100 * randn(6, 8)))]
-    return _run(fn, alignment, cases, "alignment",
+    return run_check(fn, alignment, cases, "alignment",
                 "normalise each row (F.normalize(z, dim=1)), then the mean over i of ‖ẑ1_i - ẑ2_i‖²",
                 timeout=timeout, slow_hint="look for a Python loop over the pairs: "
                 "subtract the two normalised (N, D) tensors at once")
@@ -373,13 +138,13 @@ def check_alignment(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRe
 def check_uniformity(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(z) -> scalar tensor``: log of the mean of ``exp(-2 ‖ẑ_i - ẑ_j‖²)`` over the pairs
     i < j, as :func:`sslteach.uniformity` with t=2 (notebook 03)."""
-    _, randn, _ = _gen()
+    _, randn, _ = seeded()
     angles = torch.arange(6) * 2 * math.pi / 6
     cases = [("N=16, D=8", (randn(16, 8),)), ("N=2, a single pair", (randn(2, 4),)),
              ("collapse: 6 identical vectors", (randn(1, 4).expand(6, 4).clone(),)),
              ("6 points evenly around a circle, D=2", (torch.stack([angles.cos(), angles.sin()], 1),)),
              ("vectors of length ~100 (normalise them)", (100 * randn(8, 8),))]
-    return _run(fn, uniformity, cases, "uniformity",
+    return run_check(fn, uniformity, cases, "uniformity",
                 "only the N(N-1)/2 pairs i < j count (not i with itself): torch.pdist gives their distances",
                 timeout=timeout, slow_hint="look for a Python loop over pairs: "
                 "torch.pdist gives all N(N-1)/2 distances at once")
@@ -389,12 +154,12 @@ def check_uniformity(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckR
 def check_rotate_batch(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x, k) -> (x_rot, labels)`` for k = 2 or 4: every image in all k rotations, grouped by
     rotation, as :func:`sslteach.rotate_batch` (notebook 04)."""
-    _, _, rand = _gen()
+    _, _, rand = seeded()
     cases = [("N=3 RGB images, 8×8, k=4", (rand(3, 3, 8, 8), 4)), ("a single image, k=4", (rand(1, 3, 4, 4), 4)),
              ("gray (C=1), odd size 5×5, k=4", (rand(2, 1, 5, 5), 4)), ("N=3, 6×6, k=2", (rand(3, 3, 6, 6), 2)),
              ("non-square 4×6, k=2 (0° and 180°)", (rand(2, 3, 4, 6), 2)),
              ("float64 images, k=4", (rand(2, 3, 4, 4).double(), 4))]
-    return _run(fn, rotate_batch, cases, "rotate_batch",
+    return run_check(fn, rotate_batch, cases, "rotate_batch",
                 "x_rot[r * N + i] is image i turned r quarter turns (k=4) counter-clockwise: "
                 "torch.rot90(x, r, dims=(2, 3)); labels = [0]*N + [1]*N + ... as int64",
                 timeout=timeout, slow_hint="look for a Python loop over images or pixels: "
@@ -405,7 +170,7 @@ def check_rotate_batch(fn: Callable, *, timeout: float | None = TIMEOUT) -> Chec
 def check_masked_mse(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(x_hat, x, mask) -> scalar tensor``: squared error over the hidden pixels only, as
     :func:`sslteach.masked_mse` (mask (N, 1, H, W), 1 = hidden; notebook 05)."""
-    g, _, rand = _gen()
+    g, _, rand = seeded()
 
     def case(n, c, h, w, ratio=0.5, patch=4, dtype=torch.float32):
         x = rand(n, c, h, w).to(dtype)
@@ -418,7 +183,7 @@ def check_masked_mse(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckR
              ("nothing hidden (mask all 0): the loss is 0", (x_hat, x, torch.zeros_like(mask))),
              ("everything hidden (mask all 1): plain MSE", (x_hat, x, torch.ones_like(mask))),
              ("float64 images", case(2, 3, 8, 8, dtype=torch.float64))]
-    return _run(fn, masked_mse, cases, "masked_mse",
+    return run_check(fn, masked_mse, cases, "masked_mse",
                 "divide by the number of hidden pixel VALUES: a hidden pixel hides its C channels; "
                 "with nothing hidden the answer is 0 (clamp the count to at least 1)",
                 timeout=timeout, slow_hint="look for a Python loop over pixels: "
@@ -430,12 +195,12 @@ def check_sgns_loss(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRe
     """``fn(x, y) -> scalar tensor``: mean over N pairs of ``-log σ(x·y_0) - Σ_k log σ(-x·y_k)``,
     x (N, D) input vectors, y (N, 1+K, D) centre word then K negatives, as
     ``sslteach.word2vec.sgns_loss`` (notebook 06)."""
-    _, randn, _ = _gen()
+    _, randn, _ = seeded()
     cases = [("N=8 pairs, K=5 negatives, D=16", (randn(8, 16), randn(8, 6, 16))),
              ("K=1 negative", (randn(6, 8), randn(6, 2, 8))), ("a single pair, N=1", (randn(1, 8), randn(1, 6, 8))),
              ("D=1", (randn(5, 1), randn(5, 4, 1))),
              ("large scores (|x·y| up to ~200)", (8 * randn(4, 16), 8 * randn(4, 6, 16)))]
-    return _run(fn, lambda x, y: sgns_loss(x[:, None, :], y), cases, "sgns_loss",
+    return run_check(fn, lambda x, y: sgns_loss(x[:, None, :], y), cases, "sgns_loss",
                 "scores s = (x[:, None, :] * y).sum(-1), shape (N, 1+K); use F.logsigmoid, which stays "
                 "finite where torch.log(torch.sigmoid(s)) gives -inf",
                 timeout=timeout, slow_hint="look for a Python loop over pairs or negatives: "
@@ -446,7 +211,7 @@ def check_sgns_loss(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckRe
 def check_extract_features(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
     """``fn(encoder, images) -> (N, D) float32``: frozen features of uint8 or float images, as
     :func:`sslteach.extract_features` on the CPU (eval mode, no gradients; notebook 07)."""
-    _, _, rand = _gen()
+    _, _, rand = seeded()
     with torch.random.fork_rng(devices=[]):                 # seeded encoders, global RNG untouched
         torch.manual_seed(0)
         encoders = [ConvEncoder(widths=(8, 16), stem_width=8) for _ in range(5)]
@@ -459,7 +224,7 @@ def check_extract_features(fn: Callable, *, timeout: float | None = TIMEOUT) -> 
              ("a single image", (encoders[2], rand(1, 3, 8, 8))),
              ("an encoder left in training mode", (encoders[3], rand(6, 3, 8, 8))),
              ("non-square 8×12 uint8 images", (encoders[4], (255 * rand(3, 3, 8, 12)).to(torch.uint8)))]
-    return _run(fn, lambda enc, x: extract_features(enc, x, device="cpu"), cases, "extract_features",
+    return run_check(fn, lambda enc, x: extract_features(enc, x, device="cpu"), cases, "extract_features",
                 "encoder.eval() (BatchNorm then uses its running statistics), uint8 -> x.float() / 255, "
                 "and run it under torch.no_grad()",
                 timeout=timeout, slow_hint="look for a Python loop over single images or pixels: "

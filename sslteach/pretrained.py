@@ -25,13 +25,15 @@ from pathlib import Path
 import torch
 
 from .augment import TwoViews, simclr_augment
-from .autoencoder import ConvAutoencoder, Corruption, reconstruction_step
+from .autoencoder import ConvAutoencoder, reconstruction_step
+from .batches import TensorLoader
+from .checkpoint import CheckpointError, check_checkpoint_path, load_checkpoint, save_checkpoint
 from .contrastive import SimCLR, simclr_step
+from .corruption import Corruption
 from .data import SHA256, DataError, data_file, load_cifar10
 from .models import Encoder, build_encoder
 from .rotation import RotNet, rotation_step
-from .train import (CheckpointError, History, TensorLoader, check_checkpoint_path, cosine_schedule, fit,
-                    load_checkpoint, save_checkpoint)
+from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
 METHODS = ("simclr", "rotation", "autoencoder")

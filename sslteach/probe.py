@@ -16,8 +16,8 @@ import numbers
 import numpy as np
 import torch
 
+from .batches import infer_batches
 from .data import per_class_indices
-from .train import infer_batches
 from .utils import check_finite, check_number, unit_rows
 
 
@@ -156,7 +156,7 @@ def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
 
     Each test point takes its ``k`` most similar training points; neighbour ``j`` votes for its
     class with weight ``exp(s_j / temperature)``; the class with the largest total wins. Rows of
-    any length are normalised safely (:func:`sslteach.contrastive.unit_rows`); an all-zero row has
+    any length are normalised safely (:func:`sslteach.utils.unit_rows`); an all-zero row has
     similarity 0 with every row.
 
     Args:

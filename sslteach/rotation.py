@@ -26,7 +26,7 @@ from .utils import check_images, check_number
 from .data import per_class_indices
 from .probe import extract_features, knn_accuracy, linear_probe
 from .models import ConvEncoder, Encoder, ProjectionHead
-from .train import as_float_images, infer_batches
+from .batches import as_float_images, infer_batches
 
 
 def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -3,7 +3,8 @@
 A method is a *step function* ``step(model, batch) -> loss`` (or ``(loss, {"name": value})``);
 ``fit`` does the rest: device moves, mixed precision on CUDA, the optimizer and scheduler steps,
 a tqdm progress bar that works in JupyterLab and in a terminal, a per-epoch history and an
-optional atomic checkpoint.
+optional atomic checkpoint (written by :mod:`sslteach.checkpoint`). The batches come from any
+loader with a length, e.g. :class:`sslteach.batches.TensorLoader`.
 
 Examples:
     >>> loader = TensorLoader(x, y, batch_size=128)
@@ -15,10 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import pickle
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,69 +24,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .data import same_digest, sha256sum
-from .utils import check_images, check_number, check_out_path, get_device
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is corrupt or was made for other settings; the message says how to fix it."""
-
-
-class TensorLoader:
-    """Mini-batches sliced straight from in-memory tensors (no worker processes).
-
-    Much faster than a ``DataLoader`` over a ``TensorDataset`` for small data on a CPU. Each
-    pass reshuffles with its own generator, so two loaders with the same seed give the same order.
-
-    Args:
-        *tensors: tensors with the same first dimension (e.g. images and labels).
-        batch_size: examples per batch.
-        shuffle: reshuffle at every pass.
-        drop_last: drop the last incomplete batch (keeps BatchNorm and contrastive losses happy).
-        seed: seed of the shuffling generator.
-    """
-
-    def __init__(self, *tensors: torch.Tensor, batch_size: int = 256, shuffle: bool = True,
-                 drop_last: bool = False, seed: int = 0):
-        if not tensors:
-            raise ValueError("TensorLoader needs at least one tensor, e.g. TensorLoader(images, labels, batch_size=64)")
-        for i, t in enumerate(tensors):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"TensorLoader takes tensors, but argument {i} is a {type(t).__name__}; "
-                                f"convert it with torch.as_tensor(...)")
-            if t.ndim == 0:
-                raise ValueError(f"TensorLoader needs one row per example, but argument {i} is a 0-d tensor "
-                                 f"({t.item()!r}); pass a batch such as images (N, C, H, W) or labels (N,)")
-        lengths = [len(t) for t in tensors]
-        n = lengths[0]
-        if any(length != n for length in lengths):
-            raise ValueError(f"all tensors need the same length (one row per example), got lengths {lengths}; "
-                             f"pass matching rows, e.g. images[:n] with labels[:n]")
-        if n == 0:
-            raise ValueError(f"TensorLoader got 0 examples (shapes {[tuple(t.shape) for t in tensors]}); check "
-                             f"the selection that produced the tensors")
-        batch_size = check_number(batch_size, "batch_size", low=1, integer=True, hint="examples per batch, e.g. 64")
-        for flag, name in ((shuffle, "shuffle"), (drop_last, "drop_last")):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, got {flag!r}")
-        seed = check_number(seed, "seed", low=0, integer=True, hint="e.g. seed=0")
-        if drop_last and n < batch_size:
-            raise ValueError(f"drop_last=True with {n} examples and batch_size={batch_size} gives no "
-                             f"batch at all; use a batch_size <= {n}")
-        self.tensors, self.batch_size, self.shuffle, self.drop_last = tensors, batch_size, shuffle, drop_last
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        n = len(self.tensors[0])
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def __iter__(self):
-        n = len(self.tensors[0])
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            batch = tuple(t[idx] for t in self.tensors)
-            yield batch[0] if len(batch) == 1 else batch
+from .checkpoint import check_checkpoint_path, save_checkpoint
+from .utils import check_number, get_device
 
 
 @dataclass
@@ -106,76 +43,6 @@ class History:
     def add(self, where: dict, values: dict) -> None:
         for k, v in values.items():
             where.setdefault(k, []).append(float(v))
-
-
-def as_float_images(batch, name: str = "images") -> torch.Tensor:
-    """Images of a batch (a tensor, or the first item of an ``(images, labels)`` tuple) as float in
-    [0, 1]: uint8 0-255 becomes float32 0-1; float images are checked (finite, in [0, 1]) and pass
-    through unchanged; any other dtype (int64 0-255, bool) is refused with the conversion to use."""
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor (N, C, H, W), got {type(x).__name__}; "
-                        f"convert with torch.as_tensor(...)")
-    if x.dtype == torch.uint8:
-        x = x.float() / 255
-    elif not x.is_floating_point():
-        raise TypeError(f"{name} must be uint8 (0-255) or float (0-1), got dtype {x.dtype}; convert "
-                        f"with x.float() / 255 if the values are 0-255, or x.float() if they are 0-1")
-    return check_images(x, name)
-
-
-@torch.no_grad()
-def infer_batches(model: torch.nn.Module, images: torch.Tensor, fn: Callable | None = None, *,
-                  batch_size: int = 500, device: torch.device | str | None = None):
-    """Run a model over many images in batches: eval mode, no gradients, then the mode restored.
-
-    The one inference loop of the package (features, predictions, reconstructions all use it).
-
-    Args:
-        model: moved to ``device``; put in eval mode for the loop, then back to its previous mode.
-        images: (N, C, H, W) uint8 0-255 or float 0-1 (:func:`as_float_images` checks each batch).
-        fn: ``fn(model, x) -> tensor`` (or a tuple of tensors) on a float batch on ``device``;
-            default ``model(x)``.
-        batch_size: images per forward pass.
-        device: default :func:`sslteach.utils.get_device`.
-
-    Returns:
-        The outputs of every batch concatenated along dim 0, as float32 CPU tensors (a tuple of
-        them when ``fn`` returns a tuple).
-    """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if fn is not None and not callable(fn):
-        raise TypeError(f"fn must be a function fn(model, x) -> tensor (or None for model(x)), got {type(fn).__name__}")
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a tensor (N, C, H, W), got {type(images).__name__}; convert with "
-                        f"torch.as_tensor(...)")
-    if images.ndim != 4:
-        hint = "; for one image add a batch dimension: x.unsqueeze(0)" if images.ndim == 3 else ""
-        raise ValueError(f"images must be a batch (N, C, H, W), got shape {tuple(images.shape)}{hint}")
-    if len(images) == 0:
-        raise ValueError(f"images must be a non-empty batch (N, C, H, W), got shape {tuple(images.shape)}: pass at "
-                         f"least one image; check the selection or filter that produced it")
-    batch_size = check_number(batch_size, "batch_size", low=1, integer=True,
-                              hint="images per forward pass, e.g. 500 (lower it if memory runs out)")
-    device = get_device(device)
-    was_training = model.training
-    model.eval().to(device)
-    outs = []
-    try:
-        for i in range(0, len(images), batch_size):
-            x = as_float_images(images[i:i + batch_size].to(device, non_blocking=True))
-            out = model(x) if fn is None else fn(model, x)
-            parts = out if isinstance(out, tuple) else (out,)
-            if not parts or not all(isinstance(o, torch.Tensor) for o in parts):
-                raise TypeError(f"{'model' if fn is None else 'fn'} must return a tensor or a tuple of tensors, "
-                                f"got {type(out).__name__}; return the output tensor itself")
-            outs.append(tuple(o.float().cpu() for o in out) if isinstance(out, tuple) else out.float().cpu())
-    finally:
-        model.train(was_training)
-    if isinstance(outs[0], tuple):
-        return tuple(torch.cat(parts) for parts in zip(*outs))
-    return torch.cat(outs)
 
 
 def to_device(batch, device: torch.device):
@@ -231,7 +98,8 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
             instructions; plain float32 elsewhere or with ``amp=False``.
         evaluate: ``evaluate(model) -> {"name": value}`` called after each epoch (model in eval mode).
         checkpoint: file written atomically after each epoch with the model's and optimizer's
-            ``state_dict``, the epoch and the history (read it back with :func:`load_checkpoint`).
+            ``state_dict``, the epoch and the history (read it back with
+            :func:`sslteach.checkpoint.load_checkpoint`).
         progress: show a progress bar.
         desc: its label.
 
@@ -420,162 +288,3 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_s
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def checksum_path(path: str | Path) -> Path:
-    """The sha256 sidecar of a checkpoint: ``model.pt`` -> ``model.pt.sha256``."""
-    path = Path(path)
-    return path.with_name(path.name + ".sha256")
-
-
-def check_checkpoint_path(path: str | Path) -> Path:
-    """``path`` as a ``Path`` where a checkpoint can be written: not a folder, no file among its parents.
-
-    Raises:
-        TypeError: ``path`` is not a str or ``Path``.
-        CheckpointError: a folder is in the way, or a parent is a file.
-    """
-    try:
-        return check_out_path(path, "the checkpoint path")
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-
-
-# what a checkpoint may hold besides the weights: what torch.load(weights_only=True) reads back
-_PLAIN_TYPES = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device, torch.Size)
-_CONTAINERS = (dict, OrderedDict, list, tuple, set)
-
-
-def _check_plain(value, where: str) -> None:
-    if isinstance(value, torch.Tensor) or type(value) in _PLAIN_TYPES:
-        return
-    if type(value) in _CONTAINERS:
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for k, v in items:
-            if isinstance(value, dict):
-                _check_plain(k, f"a key of {where}")
-            _check_plain(v, f"{where}[{k!r}]")
-        return
-    raise TypeError(f"save_checkpoint stores only plain values next to the weights (numbers, strings, lists, "
-                    f"tuples, dicts, tensors), so that load_checkpoint can read the file safely; {where} is a "
-                    f"{type(value).__name__}: convert it (float(x) for a NumPy number, torch.as_tensor(x) for an "
-                    f"array, str(x) for a path), or store an object's state_dict()")
-
-
-def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra) -> Path:
-    """Write ``{"model": state_dict, **extra}`` atomically (temporary file, then rename), and its
-    sha256 next to it in ``<file>.sha256`` (the format of ``sha256sum``, so ``sha256sum -c`` works).
-
-    ``extra`` holds plain values (numbers, strings, lists, dicts, tensors) so that
-    :func:`load_checkpoint` can read the file with ``weights_only=True``. An interruption at any
-    point leaves the old pair, or a ``.pt`` without a ``.sha256`` (read without a check), never a
-    ``.pt`` with a stale ``.sha256``; a failed save removes its temporary files.
-
-    Raises:
-        TypeError: ``model`` is not a module, or ``extra`` holds a value that is not plain.
-        CheckpointError: ``path`` is a folder, or one of its parents is a file.
-    """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; to store plain values "
-                        f"only, pass them as keywords next to a module")
-    path = check_checkpoint_path(path)
-    for key, value in extra.items():
-        _check_plain(value, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    sidecar = checksum_path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp_sidecar = sidecar.with_name(f".{sidecar.name}.tmp{os.getpid()}")
-    try:
-        torch.save({"model": state, **extra}, tmp)
-        tmp_sidecar.write_text(f"{sha256sum(tmp)}  {path.name}\n")
-        # each step leaves a matching pair, or a .pt without a .sha256: never a .pt with a stale .sha256
-        sidecar.unlink(missing_ok=True)   # the old .pt alone
-        os.replace(tmp, path)             # the new .pt alone (a crash mid-write never leaves half a file)
-        os.replace(tmp_sidecar, sidecar)  # the new pair
-    finally:
-        tmp.unlink(missing_ok=True)       # gone already after a successful save
-        tmp_sidecar.unlink(missing_ok=True)
-    return path
-
-
-def load_checkpoint(path: str | Path, model: torch.nn.Module | None = None,
-                    map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (``weights_only=True``) and load its weights into ``model``.
-
-    When ``<file>.sha256`` exists (:func:`save_checkpoint` writes it), the file's sha256 must match
-    (in lower or upper case, as ``sha256sum -c`` accepts).
-
-    Returns:
-        The whole checkpoint dict (``"model"`` plus whatever was saved with it).
-
-    Raises:
-        FileNotFoundError: no such file.
-        CheckpointError: a folder, an empty file, a file that is not a checkpoint, one holding objects
-            a safe load refuses, or one that does not match its ``.sha256`` (changed, or copied only
-            in part); also weights that do not fit ``model`` (a ``ValueError`` too).
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
-    if model is not None and not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module (or None to only read the file), got {type(model).__name__}")
-    if isinstance(map_location, (str, torch.device)):
-        get_device(map_location)  # a device that is not here fails now, not as a "broken file"
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(p.name for p in path.glob("*.pt"))
-        inside = f"it holds {', '.join(found[:5])}" if found else "it holds no .pt file"
-        raise CheckpointError(f"checkpoint {path} is a folder, not a file: pass the checkpoint file itself ({inside})")
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; train the model first "
-                                f"(fit(..., checkpoint={str(path)!r})) or check the path")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): a save or a copy was interrupted. Delete it "
-                              f"(and its .sha256) and train again, or copy it again")
-    sidecar = checksum_path(path)
-    if sidecar.is_file():
-        words = sidecar.read_text(errors="replace").split()  # "<hex digest>  <file name>"
-        expected = words[0] if words else "(nothing)"
-        actual = sha256sum(path)
-        if not same_digest(actual, expected):
-            raise CheckpointError(
-                f"checkpoint {path} is corrupt or was changed: its sha256 is {actual}, but {sidecar.name} "
-                f"expects {expected}. Delete both files and train again, or copy the pair again together.")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch.save's zip, or its old pickle
-        raise CheckpointError(_not_a_checkpoint(path, f"it starts with {head!r}, not like a file of torch.save"))
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "weights only" not in str(e).lower():
-            raise CheckpointError(_not_a_checkpoint(path, e)) from None
-        raise CheckpointError(
-            f"checkpoint {path} holds Python objects that a safe load (weights_only=True) refuses. If you wrote "
-            f"it yourself and trust it, read it with torch.load(path, weights_only=False), then save it again "
-            f"with save_checkpoint(path, model, ...) and plain values (numbers, strings, lists, dicts, tensors)"
-        ) from None
-    except Exception as e:  # a zip that is cut short, a text file, another format: all "not a checkpoint"
-        raise CheckpointError(_not_a_checkpoint(path, e)) from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
-        tensors = isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values())
-        hint = ("it looks like a bare state_dict: load it with model.load_state_dict(torch.load(path, "
-                "weights_only=True)), or save it with save_checkpoint(path, model)" if tensors else
-                "write checkpoints with save_checkpoint(path, model, ...)")
-        found = f"a dict with keys {sorted(map(str, ckpt))[:6]}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
-        raise CheckpointError(f"checkpoint {path} holds {found}, not a checkpoint {{'model': state_dict, ...}}: {hint}")
-    if model is not None:
-        try:
-            model.load_state_dict(ckpt["model"])
-        except (RuntimeError, KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"checkpoint {path} does not fit this model's architecture: "
-                                  f"{' '.join(str(e).split())}. Build the model with the settings it was "
-                                  f"saved with, or load the checkpoint of this model") from None
-    return ckpt
-
-
-def _not_a_checkpoint(path: Path, error: Exception | str) -> str:
-    reason = error if isinstance(error, str) else f"{type(error).__name__}: {' '.join(str(error).split())[:160]}"
-    return (f"checkpoint {path} is not a PyTorch checkpoint, or it is damaged ({reason}). "
-            f"Check the path (a .pt file written by save_checkpoint or torch.save); if a copy was cut short, "
-            f"copy it again or train again")

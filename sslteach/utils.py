@@ -198,6 +198,25 @@ def check_images(x: torch.Tensor, name: str = "augment") -> torch.Tensor:
     return x
 
 
+def check_labels(labels, n: int | None, name: str = "labels") -> torch.Tensor:
+    """``labels`` as an int64 tensor after checking: 1-D, integer, ``n`` of them (None: any), all >= 0."""
+    try:
+        labels = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be a tensor of class indices (N,), got {type(labels).__name__}") from e
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (N,), got shape {tuple(labels.shape)}; use labels.flatten()")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer class indices 0, 1, 2, ..., got dtype {labels.dtype}; "
+                        f"use labels.long()")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"need one label per image, got {n} images and {len(labels)} labels")
+    if len(labels) and int(labels.min()) < 0:
+        raise ValueError(f"{name} must be class indices 0, 1, 2, ..., got {int(labels.min())}; "
+                         f"renumber the classes from 0")
+    return labels.long()
+
+
 def check_out_path(path, name: str, *, folder: bool = False) -> Path:
     """``path`` as a ``Path`` if a file (a folder with ``folder=True``) can be created there, else an
     error naming what is in the way: a folder where a file should go (or a file where a folder should

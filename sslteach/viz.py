@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .train import as_float_images
+from .batches import as_float_images
 from .utils import check_finite, check_number
 
 

@@ -6,7 +6,7 @@ import torch
 from sslteach import cli
 from sslteach.models import build_encoder
 from sslteach.pretrained import RECIPES
-from sslteach.train import load_checkpoint
+from sslteach.checkpoint import load_checkpoint
 
 
 def test_help_documents_every_command(capsys):

@@ -8,7 +8,7 @@ import torch
 
 from sslteach import cli
 from sslteach.models import ConvEncoder
-from sslteach.train import checksum_path, save_checkpoint
+from sslteach.checkpoint import checksum_path, save_checkpoint
 from sslteach.utils import REPO_ROOT
 
 

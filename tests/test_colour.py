@@ -1,6 +1,6 @@
 """Tests for sslteach.colour: what each adjustment does at its landmark factors, per-image
 factors, and the errors a student meets (bad images, bad factors). The comparison with
-torchvision on many factors lives in tests/test_augment.py."""
+torchvision on many factors lives in tests/test_photometric.py."""
 import math
 
 import pytest

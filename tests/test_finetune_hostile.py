@@ -4,8 +4,8 @@ at most two steps of a tiny encoder on 8x8 images."""
 import pytest
 import torch
 
-from sslteach.finetune import (Classifier, Protocol, classifier_accuracy, fine_tune, label_fraction_curve,
-                               light_augment, make_optimizer, train_from_scratch)
+from sslteach.finetune import (Classifier, classifier_accuracy, fine_tune, light_augment, make_optimizer,
+                               train_from_scratch)
 from sslteach.models import ConvEncoder
 
 
@@ -159,45 +159,3 @@ def test_classifier_accuracy_of_a_diverged_model_is_refused():
 
 def test_classifier_accuracy_of_one_image(model):
     assert classifier_accuracy(model, images(1), LABELS[:1], device="cpu") in (0.0, 1.0)
-
-
-# ---- Protocol and label_fraction_curve -----------------------------------------------------------------
-
-def test_protocol_refuses_bad_data_and_indices():
-    with pytest.raises(TypeError, match=r"train must be an \(images, labels\) pair or an ImageSet"):
-        Protocol("kNN", tiny_encoder(), images(), (images(), LABELS))
-    with pytest.raises(TypeError, match=r"test labels must be integer class indices"):
-        Protocol("kNN", tiny_encoder(), (images(), LABELS), (images(), LABELS.float()))
-    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
-        Protocol("kNN", "encoder", (images(), LABELS), (images(), LABELS))
-    protocol = Protocol("kNN", tiny_encoder(), (images(), LABELS), (images(), LABELS), device="cpu")
-    with pytest.raises(ValueError, match=r"train_idx must index the 6 training images \(0 \.\. 5\)"):
-        protocol(torch.tensor([0, 6]))
-    with pytest.raises(ValueError, match=r"integer indices.*per_class_indices"):
-        protocol(torch.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"non-empty 1-D"):
-        protocol(torch.tensor([], dtype=torch.long))
-
-
-@pytest.mark.parametrize("protocols,kwargs,error,match", [
-    ({"nan": lambda idx: float("nan")}, {}, ValueError, r"accuracy that 'nan' returned.*number in \[0, 1\]"),
-    ({"pct": lambda idx: 87.5}, {}, ValueError, r"<= 1, got 87\.5.*number in \[0, 1\]"),
-    ({"str": lambda idx: "0.5"}, {}, TypeError, r"number in \[0, 1\]"),
-    ({}, {}, TypeError, "non-empty dict"),
-    ({"x": 0.5}, {}, TypeError, r"protocols\['x'\] must be a callable"),
-    ({"ok": lambda idx: 0.5}, {"seeds": 0}, ValueError, "seeds must be an integer >= 1"),
-    ({"ok": lambda idx: 0.5}, {"seeds": ()}, ValueError, r"seeds is empty.*seeds=\(0,\)"),
-    ({"ok": lambda idx: 0.5}, {"seeds": (0, -1)}, ValueError, "each seed must be an integer >= 0"),
-    ({"ok": lambda idx: 0.5}, {"labels_per_class": (1, 0)}, ValueError, "labels_per_class must be an integer >= 1"),
-    ({"ok": lambda idx: 0.5}, {"labels": LABELS.float()}, TypeError, r"labels\.long\(\)"),
-])
-def test_label_fraction_curve_refuses_bad_arguments(protocols, kwargs, error, match):
-    args = {"labels": LABELS, "labels_per_class": (1,), "verbose": False, **kwargs}
-    with pytest.raises(error, match=match):
-        label_fraction_curve(protocols, **args)
-
-
-def test_label_fraction_curve_takes_one_budget_as_an_int():
-    curve = label_fraction_curve({"ok": lambda idx: len(idx) / 6}, LABELS, labels_per_class=2, seeds=1,
-                                 verbose=False)
-    assert curve["ok"] == {"2/class": 1.0}

@@ -5,7 +5,7 @@ from sslteach import data, pretrained
 from sslteach.data import DataError
 from sslteach.models import ConvEncoder
 from sslteach.pretrained import RECIPES, checkpoint_name, load_encoder, pretrained_encoder, recipe_for, shipped_encoder
-from sslteach.train import CheckpointError, checksum_path, save_checkpoint
+from sslteach.checkpoint import CheckpointError, checksum_path, save_checkpoint
 
 TINY = dict(encoder=dict(name="conv", widths=(8, 16), stem_width=8), n_per_class=2, batch_size=8, epochs=1)
 

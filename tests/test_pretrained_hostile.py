@@ -8,7 +8,7 @@ from sslteach import pretrained
 from sslteach.models import ConvEncoder
 from sslteach.pretrained import (check_checkpoint, initial_encoder, load_encoder, pretrain, pretrained_encoder,
                                  recipe_for)
-from sslteach.train import CheckpointError, save_checkpoint
+from sslteach.checkpoint import CheckpointError, save_checkpoint
 
 TINY = dict(encoder=dict(name="conv", widths=(8, 16), stem_width=8), n_per_class=2, batch_size=8, epochs=1)
 

@@ -2,10 +2,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sslteach.batches import TensorLoader
 from sslteach.models import ConvEncoder
 from sslteach.rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch,
                                rotation_accuracy, rotation_predictions, rotation_step)
-from sslteach.train import TensorLoader, fit
+from sslteach.train import fit
 
 
 def smooth_images(n=3, c=3, size=32, seed=0, dtype=torch.float32):

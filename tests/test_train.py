@@ -3,10 +3,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslteach.data import sha256sum
 from sslteach import train as train_module
-from sslteach.train import (CheckpointError, TensorLoader, amp_dtype, checksum_path, cosine_schedule, fit,
-                            load_checkpoint, save_checkpoint)
+from sslteach.batches import TensorLoader
+from sslteach.checkpoint import load_checkpoint
+from sslteach.train import amp_dtype, cosine_schedule, fit
 
 
 def toy_problem(n=256, seed=0):
@@ -55,26 +55,6 @@ def test_fit_with_scheduler_and_atomic_checkpoint(tmp_path):
     assert torch.equal(fresh.weight, model.weight)
 
 
-def test_checkpoint_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_checkpoint(tmp_path / "nope.pt")
-    save_checkpoint(tmp_path / "a.pt", nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="does not fit this model"):
-        load_checkpoint(tmp_path / "a.pt", nn.Linear(3, 2))
-
-
-def test_checkpoint_sha256_sidecar(tmp_path):
-    path = save_checkpoint(tmp_path / "m.pt", nn.Linear(2, 2), note="hi")
-    digest, name = checksum_path(path).read_text().split()
-    assert name == "m.pt" and digest == sha256sum(path)
-    assert load_checkpoint(path)["note"] == "hi"
-    torch.save({"model": nn.Linear(2, 2).state_dict()}, path)  # changed behind the sidecar's back
-    with pytest.raises(CheckpointError, match=r"corrupt or was changed.*Delete both files"):
-        load_checkpoint(path)
-    checksum_path(path).unlink()  # without a sidecar (older checkpoints) nothing is verified
-    assert "model" in load_checkpoint(path)
-
-
 def test_fit_stops_on_nan():
     x, y = toy_problem(32)
     model = nn.Linear(2, 2)
@@ -82,21 +62,6 @@ def test_fit_stops_on_nan():
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
         fit(model, step, TensorLoader(x, y, batch_size=8), torch.optim.SGD(model.parameters(), lr=0.1),
             device="cpu", progress=False)
-
-
-def test_tensor_loader():
-    x = torch.arange(10)
-    loader = TensorLoader(x, batch_size=4, shuffle=True, seed=0)
-    batches = list(loader)
-    assert len(loader) == len(batches) == 3
-    assert sorted(torch.cat(batches).tolist()) == list(range(10))
-    assert len(TensorLoader(x, batch_size=4, drop_last=True)) == 2
-    same = [b.tolist() for b in TensorLoader(x, batch_size=4, seed=0)]
-    assert same == [b.tolist() for b in batches]
-    with pytest.raises(ValueError, match="same length"):
-        TensorLoader(x, torch.arange(3))
-    with pytest.raises(ValueError, match="gives no batch"):
-        TensorLoader(x, batch_size=20, drop_last=True)
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -74,7 +74,7 @@ def test_temperature_explorer_redraws_on_slider_changes():
 
 @pytest.fixture
 def tiny_embeddings():
-    from sslteach.wordeval import Embeddings
+    from sslteach.embeddings import Embeddings
 
     words = ["king", "queen", "man", "woman", "apple", "pear", "car"]
     vectors = torch.tensor([[1.0, 0.9, 0.0], [0.9, 1.0, 0.0], [1.0, 0.2, 0.1], [0.2, 1.0, 0.1],

@@ -202,7 +202,7 @@ def test_mask_explorer_refuses_bad_settings_at_construction(autoencoder):
 
 @pytest.fixture
 def emb():
-    from sslteach.wordeval import Embeddings
+    from sslteach.embeddings import Embeddings
 
     words = ["king", "queen", "man", "woman", "apple"]
     return Embeddings(words, torch.randn(5, 3, generator=torch.Generator().manual_seed(0)))

@@ -6,7 +6,8 @@ import dataclasses
 import torch
 
 from .. import augment as A
-from ..train import as_float_images
+from ..batches import as_float_images
+from ..photometric import GaussianBlur, GaussianNoise
 from ..utils import check_number
 from .common import png_of_images
 
@@ -48,8 +49,8 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
         "flip": lambda: simclr["flip"],
         "colour jitter": lambda: dataclasses.replace(simclr["colour jitter"], p=1.0),
         "grayscale": lambda: simclr["grayscale"],
-        "blur": lambda: A.GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
-        "noise": lambda: A.GaussianNoise(std=0.1 * s, p=1.0),
+        "blur": lambda: GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
+        "noise": lambda: GaussianNoise(std=0.1 * s, p=1.0),
         "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0),
     }
     return A.Compose([table[n]() for n in OPS if n in names])  # canonical order

@@ -6,7 +6,7 @@ import io
 import matplotlib.pyplot as plt
 import torch
 
-from ..train import as_float_images
+from ..batches import as_float_images
 from ..utils import check_number
 
 

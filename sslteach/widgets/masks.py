@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..train import as_float_images
+from ..batches import as_float_images
 from ..utils import check_number
 from .common import png_of_images
 
@@ -41,7 +41,8 @@ def corruption_preview(model: torch.nn.Module, images: torch.Tensor, kind: str =
         ``"mse"``: mean squared error of the reconstruction against the clean images and
         ``"mse_hidden"``: the same over masked pixels only (``None`` unless ``kind="masked"``).
     """
-    from ..autoencoder import Corruption, masked_mse, reconstruct
+    from ..autoencoder import masked_mse, reconstruct
+    from ..corruption import Corruption
 
     _check_model(model)
     _check_kind(kind)

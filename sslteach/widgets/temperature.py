@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..contrastive import anchor_distribution, info_nce
-from ..train import as_float_images
+from ..batches import as_float_images
 from ..utils import check_finite, check_number
 from .common import png_of_figure
 

@@ -9,7 +9,7 @@ from .common import png_of_figure
 
 def _check_embeddings(emb) -> None:
     if not all(hasattr(emb, a) for a in ("words", "most_similar", "__len__")):
-        raise TypeError(f"emb must be word Embeddings (sslteach.wordeval.Embeddings), got {type(emb).__name__}; "
+        raise TypeError(f"emb must be word Embeddings (sslteach.embeddings.Embeddings), got {type(emb).__name__}; "
                         f"load them with load_embeddings(...) or build Embeddings(words, vectors)")
 
 
@@ -17,8 +17,8 @@ def neighbour_figure(emb, word: str, k: int = 10):
     """Horizontal bar chart of the ``k`` nearest neighbours of ``word`` by cosine similarity.
 
     Args:
-        emb: :class:`sslteach.wordeval.Embeddings`.
-        word: a vocabulary word; an unknown one raises :class:`sslteach.wordeval.UnknownWordError`
+        emb: :class:`sslteach.embeddings.Embeddings`.
+        word: a vocabulary word; an unknown one raises :class:`sslteach.embeddings.UnknownWordError`
             (a KeyError whose message suggests close words).
         k: number of neighbours, >= 1 (all other words when the vocabulary is smaller).
 
@@ -51,13 +51,13 @@ class WordNeighbours:
     """Type a word, see its nearest neighbours and a bar chart of their cosine similarities.
 
     Args:
-        emb: :class:`sslteach.wordeval.Embeddings`.
+        emb: :class:`sslteach.embeddings.Embeddings`.
         k: neighbours shown at first, 1 to 30 (a slider changes it); every other word when the
             vocabulary has fewer.
         word: the first word; default the most frequent word of the vocabulary.
         suggestions: how many of the most frequent words the text box offers while typing.
 
-    An unknown word shows the :class:`~sslteach.wordeval.UnknownWordError` message (with close
+    An unknown word shows the :class:`~sslteach.embeddings.UnknownWordError` message (with close
     vocabulary words) instead of a chart. Display it by leaving it last in a cell.
     """
 
@@ -88,7 +88,7 @@ class WordNeighbours:
     def redraw(self) -> None:
         from html import escape
 
-        from ..wordeval import UnknownWordError
+        from ..embeddings import UnknownWordError
 
         word = self.word.value.strip().lower()
         if not word:
