@@ -16,6 +16,7 @@ from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_ci
                    per_class_indices)
 from .embeddings import Embeddings, UnknownWordError
 from . import exercises
+from .findings import Measure, compare, state, within
 from .finetune import (Classifier, classifier_accuracy, fine_tune, light_augment, make_optimizer,
                        train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
@@ -28,7 +29,8 @@ from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch
 from .sphere import alignment, uniformity
 from .train import History, cosine_schedule, fit
 from .utils import get_device, quick_mode, set_seed
-from .viz import plot_embedding, plot_history, show_images, tsne, tsne_panels
+from .sweeps import load_sweep
+from .viz import plot_embedding, plot_history, plot_measures, show_images, tsne, tsne_panels
 from .vocab import tokenize
 from .word2vec import train_word2vec
 from .wordeval import evaluate, evaluate_analogies, evaluate_similarity

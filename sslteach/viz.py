@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .batches import as_float_images
+from .findings import Measure
 from .utils import check_finite, check_number
 
 
@@ -218,3 +219,48 @@ def tsne_panels(features: dict, labels, classes=None, seed: int = 0, size: float
         plot_embedding(embs[name], labels, classes, ax=ax, title=name, legend=(i == len(features) - 1))
     fig.tight_layout()
     return fig, embs
+
+
+def plot_measures(measures: dict, ax=None, *, live: dict | None = None, ylabel: str = "accuracy (%)",
+                  title: str | None = None, xlabel: str | None = None, connect: bool = False):
+    """Every run of each measurement as a dot, its mean ± one standard deviation as a bar, and a
+    notebook's live single run (``live={name: value}``) as a star beside it.
+
+    The y-axis is scaled to the data with a margin, never cut so close that a point looks like a cliff;
+    each bar is labelled with its mean. ``connect=True`` joins the means (for an ordered setting
+    such as a temperature).
+
+    Returns:
+        The matplotlib axes.
+    """
+    names = list(measures) if isinstance(measures, dict) else []
+    if not names:
+        raise ValueError("plot_measures needs at least one named measurement")
+    ms = {n: v if isinstance(v, Measure) else Measure(v) for n, v in measures.items()}
+    scale = 100 if next(iter(ms.values())).unit == "%" else 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.2))
+    xs = range(len(names))
+    means = [scale * ms[n].mean for n in names]
+    ax.errorbar(xs, means, yerr=[scale * ms[n].std for n in names], fmt="s" if not connect else "s-",
+                color="C0", ms=7, capsize=5, label=f"mean ± sd ({ms[names[0]].n} {ms[names[0]].what})", zorder=3)
+    for i, n in enumerate(names):
+        ax.plot([i] * ms[n].n, [scale * v for v in ms[n].values], "o", color="C0", alpha=0.35, ms=5, zorder=2)
+        ax.annotate(f"{means[i]:.{ms[n].digits}f}", (i, means[i]), textcoords="offset points", xytext=(9, -3), fontsize=8)
+    values = [scale * v for n in names for v in ms[n].values]
+    if live:
+        unknown = [k for k in live if k not in ms]
+        if unknown:
+            raise ValueError(f"live names {unknown} are not among the measures {names}")
+        lx = [names.index(k) + 0.18 for k in live]
+        ly = [scale * check_number(float(v), f"live[{k!r}]") for k, v in live.items()]
+        ax.plot(lx, ly, "*", color="C3", ms=12, label="this notebook's run", zorder=4)
+        values += ly
+    lo, hi = min(values), max(values)
+    pad = max(0.15 * (hi - lo), 0.02 * max(abs(hi), 1e-9), 1.0 if scale == 100 else 0.0)
+    ax.set_ylim(lo - 2 * pad, hi + 2 * pad)
+    ax.set_xticks(list(xs), names)
+    ax.set(ylabel=ylabel, title=title, xlabel=xlabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return ax

@@ -100,17 +100,3 @@ def test_audit_fails_on_an_unexplained_failed_expectation(tmp_path):
     explained = compare({"a": [0.1, 0.2], "b": [0.5, 0.6]}, expect="a > b", why_not="short runs")
     assert audit_notebook(_notebook(tmp_path, "Nothing measured here.", _md(explained))) == []
 
-
-def test_plot_measures_draws_every_run_and_the_live_star():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sslteach.findings import plot_measures
-
-    ax = plot_measures({"a": [0.5, 0.52, 0.54], "b": [0.6, 0.61, 0.62]}, live={"a": 0.53})
-    lo, hi = ax.get_ylim()
-    assert lo < 50 and hi > 62 and [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
-    assert any(line.get_marker() == "*" for line in ax.lines)
-    with pytest.raises(ValueError, match="not among the measures"):
-        plot_measures({"a": [0.5], "b": [0.6]}, live={"c": 0.5})
-    plt.close("all")

@@ -33,3 +33,18 @@ def test_show_images_and_history():
     assert len(ax.lines) == 1
     with pytest.raises(KeyError, match="has no"):
         viz.plot_history(h, "acc")
+
+
+def test_plot_measures_draws_every_run_and_the_live_star():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sslteach.viz import plot_measures
+
+    ax = plot_measures({"a": [0.5, 0.52, 0.54], "b": [0.6, 0.61, 0.62]}, live={"a": 0.53})
+    lo, hi = ax.get_ylim()
+    assert lo < 50 and hi > 62 and [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert any(line.get_marker() == "*" for line in ax.lines)
+    with pytest.raises(ValueError, match="not among the measures"):
+        plot_measures({"a": [0.5], "b": [0.6]}, live={"c": 0.5})
+    plt.close("all")
