@@ -189,7 +189,13 @@ class Sweep:
 
 
 def load_sweep(name: str, path: str | Path | None = None) -> Sweep:
-    """The shipped results of an experiment (``data/results/<name>.json``, sha256 checked), or ``path``."""
+    """The shipped results of an experiment (``data/results/<name>.json``, sha256 checked), or ``path``.
+
+    ``$SSLTEACH_RESULTS`` names a folder to read ``<name>.json`` from instead (unchecked): for trying
+    a notebook against a sweep run here, e.g. the quick runs in ``/tmp/sslteach-sweeps``.
+    """
+    if path is None and os.environ.get("SSLTEACH_RESULTS"):
+        path = Path(os.environ["SSLTEACH_RESULTS"]) / f"{name}.json"
     if path is None:
         key = f"results/{name}.json"
         if key not in SHA256:
