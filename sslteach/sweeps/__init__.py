@@ -33,7 +33,8 @@ from ..data import DataError, SHA256, data_file, sha256sum
 from ..findings import Measure
 from ..utils import check_number, data_dir, get_device
 
-MODULES = ("contrastive", "rotation", "autoencoder", "words", "finetune", "siamese", "language")
+MODULES = ("baselines", "augmentation", "contrastive", "rotation", "autoencoder", "words", "finetune", "siamese",
+           "language", "distributed")
 
 
 @dataclass
