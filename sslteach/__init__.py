@@ -21,9 +21,9 @@ from .finetune import (Classifier, classifier_accuracy, fine_tune, light_augment
                        train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
 from .photometric import ColorJitter, GaussianBlur, GaussianNoise, RandomGrayscale
-from .pretrained import (RECIPES, PretrainRun, initial_encoder, load_encoder, pretrain, pretrained_encoder,
-                         recipe_for, shipped_encoder)
+from .pretrained import PretrainRun, initial_encoder, load_encoder, pretrain, pretrained_encoder, shipped_encoder
 from .probe import extract_features, format_table, knn_accuracy, linear_probe, probe_table
+from .recipes import RECIPES, recipe_for
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
                        rotation_predictions, rotation_step)
 from .sphere import alignment, uniformity

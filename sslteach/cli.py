@@ -16,6 +16,7 @@ training, so a wrong ``--out`` or ``--device`` fails at once, not after the run.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import shlex
 import subprocess
@@ -26,7 +27,8 @@ from typing import Callable
 
 from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
-from .pretrained import METHODS, RECIPES, load_encoder, pretrain as pretrain_encoder
+from .pretrained import load_encoder, pretrain as pretrain_encoder
+from .recipes import METHODS, RECIPES
 from .checkpoint import CheckpointError, load_checkpoint
 from .utils import REPO_ROOT, check_number, check_out_path, get_device
 
@@ -40,8 +42,25 @@ ENCODERS = {"conv-stride": dict(name="conv", downsample="stride"), "conv-pool": 
 NOT_SAVED = ("func", "debug", "argv")  # namespace entries that are not settings of the run
 
 
+def setting(text: str) -> tuple[str, object]:
+    """``--set name=value``: any recipe setting; the value is read as a Python literal (``0.99``,
+    ``True``, ``None``, ``'masked'``), anything else as a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value (e.g. --set queue_size=1024), got {text!r}")
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        parsed = value.strip()
+    return name.strip().replace("-", "_"), parsed
+
+
 def pretrain(args: argparse.Namespace) -> dict:
     overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None}
+    for name, value in args.set or ():
+        if name in overrides:
+            raise ValueError(f"{name} is given twice (--{name.replace('_', '-')} and --set {name}=...); give it once")
+        overrides[name] = value
     if args.encoder is not None:
         overrides["encoder"] = ENCODERS[args.encoder]  # recipe_for deep-copies it
     unknown = sorted(set(overrides) - set(RECIPES[args.method]))
@@ -176,6 +195,24 @@ def run(prog: str, call: Callable[[], int | None], debug: bool = False) -> int:
     return result if isinstance(result, int) else 0
 
 
+def sweep(args: argparse.Namespace) -> int:
+    from . import sweeps
+
+    if args.list:
+        for name, exp in sorted(sweeps.experiments().items()):
+            print(f"{name:<22} notebook {exp.notebook}: {exp.description} [{len(exp.conditions)} conditions x "
+                  f"{len(exp.seeds)} {exp.what}]")
+        return 0
+    if not args.name:
+        raise ValueError("name the experiment to run, e.g. `python -m sslteach sweep simclr-ablations` "
+                         "(--list shows them all)")
+    if args.out is not None:
+        check_out_path(args.out, "--out")
+    sweeps.run_sweep(args.name, args.seeds, quick=args.quick, device=get_device(args.device), out=args.out,
+                     conditions=args.conditions, command=" ".join(["python -m sslteach"] + args.argv))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -188,7 +225,7 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("method", choices=METHODS)
     pre.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
     pre.add_argument("--epochs", type=number(int, low=1), default=None, help="default (like every setting left "
-                     "out): the method's classroom recipe, sslteach.pretrained.RECIPES")
+                     "out): the method's classroom recipe, sslteach.recipes.RECIPES")
     pre.add_argument("--batch-size", type=number(int, low=1), default=None)
     pre.add_argument("--lr", type=number(**positive), default=None, help="AdamW learning rate (cosine schedule)")
     pre.add_argument("--weight-decay", type=number(**at_least_0), default=None)
@@ -205,6 +242,9 @@ def parser() -> argparse.ArgumentParser:
     pre.add_argument("--encoder", default=None, choices=tuple(ENCODERS),
                      help="default: the recipe's small CNN (simclr: conv-pool, others: conv-stride); "
                           "resnet18 (11M weights) wants a GPU")
+    pre.add_argument("--set", type=setting, action="append", metavar="NAME=VALUE",
+                     help="any other recipe setting, e.g. --set queue_size=1024 --set stop_gradient=False "
+                          "(sslteach.recipes.RECIPES lists each method's settings)")
     pre.add_argument("--seed", type=number(int, low=0, high=2**32 - 1), default=0)
     pre.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     pre.set_defaults(func=pretrain)
@@ -217,6 +257,19 @@ def parser() -> argparse.ArgumentParser:
                     help="probe the pooled output of this block (-1: the encoder's output)")
     pr.add_argument("--device", default=None)
     pr.set_defaults(func=probe)
+
+    sw = sub.add_parser("sweep", parents=[common], help="run a notebook's multi-seed experiment and write its results "
+                        "file (data/results/NAME.json)")
+    sw.add_argument("name", nargs="?", help="the experiment (see --list)")
+    sw.add_argument("--list", action="store_true", help="describe every experiment and exit")
+    sw.add_argument("--seeds", nargs="+", type=number(int, low=0), default=None,
+                    help="seeds or label draws (default: the experiment's, usually 0 1 2)")
+    sw.add_argument("--conditions", nargs="+", default=None, help="only these conditions (default: all)")
+    sw.add_argument("--quick", action="store_true", help="tiny settings, only to check the code runs (written to a "
+                    "temporary folder unless --out is given)")
+    sw.add_argument("--out", type=Path, default=None, help="results file (default data/results/NAME.json)")
+    sw.add_argument("--device", default=None)
+    sw.set_defaults(func=sweep)
 
     nb = sub.add_parser("notebooks", parents=[common], help="execute the notebooks and print each one's wall time")
     nb.add_argument("paths", nargs="*", help="notebooks (default: all of notebooks/)")

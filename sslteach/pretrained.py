@@ -11,139 +11,27 @@ command line get exactly the encoder a notebook trained::
     encoder = shipped_encoder()                  # data/models/simclr_encoder.pt
     random = initial_encoder("simclr")           # the weights pretrain starts from: the random-init baseline
 
-A recipe is a plain dict of the settings a notebook uses; keyword overrides change single values
-(``pretrain("autoencoder", kind="plain")`` is notebook 05's plain variant,
-``pretrain("simclr", temperature=0.05, epochs=3)`` one point of notebook 03's sweep).
+The recipes (settings) and the model + step of each method live in :mod:`sslteach.recipes`; keyword
+overrides change single values (``pretrain("autoencoder", kind="plain")`` is notebook 05's plain
+variant, ``pretrain("simclr", temperature=0.05, epochs=3)`` one point of notebook 03's sweep).
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .augment import TwoViews, simclr_augment
-from .autoencoder import ConvAutoencoder, reconstruction_step
 from .batches import TensorLoader
 from .checkpoint import CheckpointError, check_checkpoint_path, load_checkpoint, save_checkpoint
-from .contrastive import SimCLR, simclr_step
-from .corruption import Corruption
 from .data import SHA256, DataError, data_file, load_cifar10
 from .models import Encoder, build_encoder
-from .rotation import RotNet, rotation_step
+from .recipes import _check_method, build_method, checkpoint_name, recipe_for
 from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
-METHODS = ("simclr", "rotation", "autoencoder")
-
-# Classroom settings, each the one its notebook uses. Shared keys: the encoder's config, images per
-# class (None: all 10,000), epochs, batch size, AdamW learning rate and weight decay, and the
-# linear warm-up (in epochs) before the cosine decay.
-RECIPES = {
-    # notebook 03: SimCLR's CIFAR-10 augmentation (colour at 0.5), crops keeping >= 20% of the image
-    "simclr": dict(encoder=dict(name="conv", downsample="pool"), n_per_class=None, epochs=12, batch_size=128,
-                   lr=3e-3, weight_decay=1e-4, warmup_epochs=0.5, temperature=0.2, strength=1.0, colour=0.5,
-                   min_scale=0.2),
-    # notebook 04: 4 rotations, MLP head with 256 hidden units
-    "rotation": dict(encoder=dict(name="conv"), n_per_class=None, epochs=5, batch_size=128, lr=3e-3,
-                     weight_decay=0.05, warmup_epochs=0.25, k=4, hidden_dim=256),
-    # notebook 05: kind "masked" (also "plain", "denoising"); noise_std/drop_p: denoising's corruption
-    "autoencoder": dict(encoder=dict(name="conv"), n_per_class=None, epochs=3, batch_size=128, lr=2e-3,
-                        weight_decay=0.05, warmup_epochs=0.25, kind="masked", noise_std=0.2, drop_p=0.25,
-                        mask_ratio=0.5, patch_size=4, bottleneck=None),
-}
-QUICK_RECIPE = dict(epochs=1, n_per_class=50)  # quick mode: only checks that notebooks run
-CHECKPOINTS = {"simclr": "simclr_encoder.pt", "rotation": "rotnet_encoder.pt",
-               "autoencoder": "ae_{kind}_encoder.pt"}
-SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256 once shipped
-KINDS = ("plain", "denoising", "masked")  # the autoencoder's variants
-
-# what each numeric recipe setting accepts (check_number's keywords); those in _MAY_BE_NONE take None too
-_RANGES = dict(epochs=dict(low=1, integer=True), batch_size=dict(low=1, integer=True),
-               n_per_class=dict(low=1, integer=True), lr=dict(low=0, low_open=True), weight_decay=dict(low=0),
-               warmup_epochs=dict(low=0), temperature=dict(low=0, low_open=True), strength=dict(low=0),
-               colour=dict(low=0), min_scale=dict(low=0, low_open=True, high=1), k=dict(low=2, integer=True),
-               hidden_dim=dict(low=0, integer=True), noise_std=dict(low=0), drop_p=dict(low=0, high=1),
-               mask_ratio=dict(low=0, high=1, high_open=True), patch_size=dict(low=1, integer=True),
-               bottleneck=dict(low=1, integer=True))
-_MAY_BE_NONE = {"n_per_class", "colour", "hidden_dim", "bottleneck"}
-
-
-def recipe_for(method: str, quick: bool = False, **overrides) -> dict:
-    """``RECIPES[method]``, with :data:`QUICK_RECIPE` on top when ``quick``, then ``overrides``.
-
-    Raises:
-        ValueError: unknown method, an override the method has no setting for, or a value out of
-            range (``epochs=0``, ``lr=-1``, ...).
-        TypeError: a value of the wrong type (``epochs="3"``, ``batch_size=True``).
-    """
-    _check_method(method)
-    if not isinstance(quick, bool):
-        raise TypeError(f"quick must be True or False, got {quick!r}")
-    unknown = sorted(set(overrides) - set(RECIPES[method]))
-    if unknown:
-        raise ValueError(f"{method!r} has no setting {', '.join(unknown)}; its settings are "
-                         f"{', '.join(RECIPES[method])}")
-    recipe = copy.deepcopy({**RECIPES[method], **(QUICK_RECIPE if quick else {}), **overrides})
-    _check_recipe(method, recipe)
-    return recipe
-
-
-def _check_method(method) -> None:
-    if not isinstance(method, str) or method not in RECIPES:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
-def _check_recipe(method: str, recipe: dict) -> None:
-    """Every setting of ``recipe`` in range, so a bad override fails before any data is loaded."""
-    for name, value in recipe.items():
-        if name in _RANGES and not (value is None and name in _MAY_BE_NONE):
-            none = " (or None)" if name in _MAY_BE_NONE else ""
-            check_number(value, name, **_RANGES[name],
-                         hint=f"e.g. {name}={RECIPES[method][name]!r}{none}, the {method} recipe's value")
-    if recipe["warmup_epochs"] >= recipe["epochs"]:
-        raise ValueError(f"warmup_epochs={recipe['warmup_epochs']} must be less than epochs={recipe['epochs']}: the "
-                         f"warm-up ends before the training does; e.g. warmup_epochs={RECIPES[method]['warmup_epochs']}")
-    if method == "simclr" and recipe["batch_size"] < 2:
-        raise ValueError(f"simclr needs batch_size >= 2 (each image's negatives are the other images of its "
-                         f"batch), got {recipe['batch_size']}; e.g. batch_size={RECIPES['simclr']['batch_size']}")
-    if method == "autoencoder" and recipe["kind"] not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {recipe['kind']!r}")
-    encoder = recipe["encoder"]
-    if not isinstance(encoder, dict):
-        raise TypeError(f"encoder must be an encoder config dict such as {{'name': 'conv'}} or "
-                        f"{{'name': 'resnet18'}} (what encoder.config holds), got {encoder!r}")
-
-
-def checkpoint_name(method: str, recipe: dict | None = None, quick: bool = False) -> str:
-    """File name in ``checkpoints/``: ``rotnet_encoder.pt``, ``ae_masked_encoder.pt``, ...;
-    quick-mode encoders get ``_quick`` (``rotnet_encoder_quick.pt``)."""
-    name = CHECKPOINTS[method].format(**(recipe or recipe_for(method)))
-    return name.replace(".pt", "_quick.pt") if quick else name
-
-
-def build_method(method: str, recipe: dict):
-    """``(model, step, encoder)`` for a pre-training method; the encoder is what we keep."""
-    encoder = build_encoder(**recipe["encoder"])
-    if method == "simclr":
-        model = SimCLR(encoder)
-        step = simclr_step(TwoViews(simclr_augment(32, recipe["strength"], colour=recipe["colour"],
-                                                    min_scale=recipe["min_scale"])),
-                           recipe["temperature"])
-    elif method == "rotation":
-        model, step = RotNet(encoder, k=recipe["k"], hidden_dim=recipe["hidden_dim"]), rotation_step()
-    elif method == "autoencoder":
-        model = ConvAutoencoder(encoder, bottleneck=recipe["bottleneck"])
-        corrupt = (Corruption(noise_std=recipe["noise_std"], drop_p=recipe["drop_p"])
-                   if recipe["kind"] == "denoising" else None)
-        step = reconstruction_step(recipe["kind"], mask_ratio=recipe["mask_ratio"],
-                                   patch_size=recipe["patch_size"], corrupt=corrupt)
-    else:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return model, step, encoder
-
+SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256
 
 @dataclass
 class PretrainRun:

@@ -5,7 +5,7 @@ import torch
 
 from sslteach import cli
 from sslteach.models import build_encoder
-from sslteach.pretrained import RECIPES
+from sslteach.recipes import RECIPES
 from sslteach.checkpoint import load_checkpoint
 
 
@@ -27,7 +27,7 @@ def test_pretrain_writes_a_checkpoint_that_probe_reads(method, tmp_path, capsys)
                               f"--device cpu --out {out}"
     assert ckpt["args"]["epochs"] == 1 and "argv" not in ckpt["args"] and "debug" not in ckpt["args"]
     assert len(ckpt["history"]["loss"]) == 1 and 0 <= ckpt["metrics"]["all"] <= 1
-    # flags left out keep the method's classroom recipe (sslteach.pretrained.RECIPES)
+    # flags left out keep the method's classroom recipe (sslteach.recipes.RECIPES)
     assert ckpt["recipe"] == {**RECIPES[method], "epochs": 1, "n_per_class": 4, "batch_size": 8}
     encoder = build_encoder(**ckpt["config"])
     load_checkpoint(out, encoder)
@@ -67,3 +67,17 @@ def test_notebooks_command_reports_each_wall_time(tmp_path, capsys):
                               "nbformat": 4, "nbformat_minor": 5}))
     assert cli.main(["notebooks", str(nb), "--mode", "quick", "--tmp", str(tmp_path / "out")]) == 0
     assert "01_tiny.ipynb" in capsys.readouterr().out and (tmp_path / "out" / "01_tiny.ipynb").exists()
+
+
+def test_set_passes_any_recipe_setting_and_sweep_lists_and_runs(tmp_path, capsys):
+    out = tmp_path / "moco.pt"
+    assert cli.main(["pretrain", "moco", "--epochs", "1", "--n-per-class", "2", "--batch-size", "8", "--set",
+                     "queue_size=16", "--set", "momentum=0.9", "--device", "cpu", "--out", str(out)]) == 0
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["recipe"]["queue_size"] == 16 and ckpt["recipe"]["momentum"] == 0.9 and ckpt["method"] == "moco"
+    assert cli.main(["pretrain", "moco", "--set", "queue_size", "--out", str(out)]) == 2
+    assert "expected name=value" in capsys.readouterr().err
+    assert cli.main(["sweep", "--list"]) == 0
+    assert "simclr-ablations" in capsys.readouterr().out
+    assert cli.main(["sweep", "no-such-experiment"]) == 2
+    assert "no experiment named 'no-such-experiment'" in capsys.readouterr().err

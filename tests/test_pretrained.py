@@ -4,7 +4,8 @@ import torch
 from sslteach import data, pretrained
 from sslteach.data import DataError
 from sslteach.models import ConvEncoder
-from sslteach.pretrained import RECIPES, checkpoint_name, load_encoder, pretrained_encoder, recipe_for, shipped_encoder
+from sslteach.pretrained import load_encoder, pretrained_encoder, shipped_encoder
+from sslteach.recipes import recipe_for
 from sslteach.checkpoint import CheckpointError, checksum_path, save_checkpoint
 
 TINY = dict(encoder=dict(name="conv", widths=(8, 16), stem_width=8), n_per_class=2, batch_size=8, epochs=1)
@@ -18,19 +19,6 @@ def _checkpoints_in_tmp(tmp_path, monkeypatch):
 
 def same_weights(a, b):
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-
-
-def test_recipes_and_names():
-    assert set(RECIPES) == set(pretrained.METHODS)
-    assert RECIPES["rotation"]["k"] == 4 and RECIPES["autoencoder"]["kind"] == "masked"
-    assert checkpoint_name("rotation") == "rotnet_encoder.pt"
-    assert checkpoint_name("autoencoder", recipe_for("autoencoder", kind="plain")) == "ae_plain_encoder.pt"
-    assert checkpoint_name("simclr", quick=True) == "simclr_encoder_quick.pt"
-    assert recipe_for("rotation", quick=True)["epochs"] == 1
-    with pytest.raises(ValueError, match="'rotation' has no setting temperature; its settings are"):
-        recipe_for("rotation", temperature=0.5)
-    with pytest.raises(ValueError, match="method must be one of"):
-        recipe_for("byol")
 
 
 def test_train_if_missing_then_load_round_trip(tmp_path, monkeypatch):
