@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from sslteach.data import load_corpus
+from sslteach.textdata import load_corpus
 from sslteach.embeddings import Embeddings
 from sslteach.vocab import tokenize
 from sslteach.word2vec import train_word2vec

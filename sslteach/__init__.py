@@ -11,9 +11,7 @@ from .contrastive import (AnchorDistribution, SimCLR, anchor_distribution, contr
                           info_nce_loop, simclr_step)
 from .corruption import Corruption, add_noise, mask_patches, pixel_dropout
 from .curves import LabelCurve, Protocol, label_fraction_curve
-from .data import (CIFAR10_CLASSES, DataError, ImageSet, load_analogies, load_cifar10, load_corpus,
-                   load_digits, load_mnist, load_photo, load_torchvision, load_word_pairs,
-                   per_class_indices)
+from .data import CIFAR10_CLASSES, DataError, ImageSet, load_cifar10, load_digits, load_mnist, load_photo, per_class_indices
 from .embeddings import Embeddings, UnknownWordError
 from . import exercises
 from .findings import Measure, compare, state, within
@@ -21,12 +19,14 @@ from .finetune import (Classifier, classifier_accuracy, fine_tune, light_augment
                        train_from_scratch)
 from .models import ConvEncoder, Encoder, ProjectionHead, ResNet18Encoder, build_encoder
 from .photometric import ColorJitter, GaussianBlur, GaussianNoise, RandomGrayscale
+from .online import load_torchvision
 from .pretrained import PretrainRun, initial_encoder, load_encoder, pretrain, pretrained_encoder, shipped_encoder
 from .probe import extract_features, format_table, knn_accuracy, linear_probe, probe_table
 from .recipes import RECIPES, recipe_for
 from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch, rotation_accuracy,
                        rotation_predictions, rotation_step)
 from .sphere import alignment, uniformity
+from .textdata import load_analogies, load_corpus, load_word_pairs
 from .train import History, cosine_schedule, fit
 from .utils import get_device, quick_mode, set_seed
 from .sweeps import load_sweep

@@ -1,14 +1,12 @@
-"""Offline data: the small real data sets shipped in ``data/``, checked by sha256.
+"""Offline data: the registry of files shipped in ``data/`` with their sha256, and the image loaders.
 
-Every loader verifies the file's sha256 before use, decodes image archives once and caches the
-decoded arrays (``sslteach.utils.cache_dir()``), so a second load of CIFAR-10 is a cache hit.
-A missing or changed file raises :class:`DataError` naming the file and how to restore it; a cache
-file that is torn or does not hold what it should is rebuilt, with a warning.
+Every loader checks the file's sha256 before use; image archives are decoded once and the arrays
+cached (``sslteach.utils.cache_dir()``), so a second load of CIFAR-10 is a cache hit. A missing or
+changed file raises :class:`DataError` naming it and how to restore it; a torn or foreign cache file
+is rebuilt, with a warning. Text: :mod:`sslteach.textdata`; the full data sets, online: :mod:`sslteach.online`.
 
 Examples:
-    >>> x, y, classes = load_cifar10("train")          # uint8 (10000, 3, 32, 32)
-    >>> x.shape, y.shape, classes[:3]
-    (torch.Size([10000, 3, 32, 32]), torch.Size([10000]), ['airplane', 'automobile', 'bird'])
+    >>> x, y, classes = load_cifar10("train")          # uint8 (10000, 3, 32, 32), (10000,), 10 names
 """
 from __future__ import annotations
 
@@ -16,7 +14,6 @@ import gzip
 import hashlib
 import io
 import os
-import socket
 import warnings
 import zipfile
 import zlib
@@ -28,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .utils import cache_dir, check_number, data_dir
+from .utils import cache_dir, check_labels, check_number, data_dir
 
 # sha256 of every shipped file (provenance and licences in data/README.md)
 SHA256 = {
@@ -55,8 +52,6 @@ SHA256 = {
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 PHOTOS = ("astronaut", "chelsea", "coffee")
-CORPORA = {"gutenberg": "text/gutenberg17_tokenized.txt.gz", "enwiki": "text/enwiki_mini.txt.gz"}
-WORD_PAIRS = {"wordsim353": "eval/wordsim353.tsv", "simlex999": "eval/simlex999.txt"}
 
 
 class DataError(RuntimeError):
@@ -120,15 +115,7 @@ def per_class_indices(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tens
         TypeError: labels are not integers, or ``k``/``seed`` is not an int.
         ValueError: labels are empty or not 1-D, ``k`` < 1, or some class has fewer than ``k`` examples.
     """
-    try:
-        labels = torch.as_tensor(labels)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise TypeError(f"labels must be a 1-D tensor, array or list of integer class labels, got "
-                        f"{type(labels).__name__}") from e
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D (N,), got shape {tuple(labels.shape)}; use labels.flatten()")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(f"labels must be integer class labels, got dtype {labels.dtype}; use labels.long()")
+    labels = check_labels(labels, None)
     if len(labels) == 0:
         raise ValueError("labels is empty: there are no examples to choose from; pass the labels of the data set")
     check_number(k, "k (examples per class)", low=1, integer=True, hint="e.g. k=10")
@@ -359,106 +346,3 @@ def load_photo(name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     with Image.open(data_file(f"images/{name}.png")) as im:
         x = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)  # (3, H, W)
     return x if dtype == torch.uint8 else x.to(dtype) / 255
-
-
-def load_corpus(name: str = "gutenberg", max_lines: int | None = None) -> list[str]:
-    """Raw lines of a shipped corpus: ``"gutenberg"`` (17 books, one sentence per line, mixed case,
-    punctuation tokens) or ``"enwiki"`` (106 Wikipedia articles, lower-case, one per line);
-    ``max_lines`` (an int >= 1) keeps only the first lines."""
-    if not isinstance(name, str) or name not in CORPORA:
-        raise ValueError(f"corpus must be one of {sorted(CORPORA)}, got {name!r}")
-    if max_lines is not None:
-        check_number(max_lines, "max_lines", low=1, integer=True, hint="or None for the whole corpus")
-    with gzip.open(data_file(CORPORA[name]), "rt", encoding="utf-8") as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
-    return lines[:max_lines] if max_lines is not None else lines
-
-
-def load_word_pairs(name: str = "wordsim353") -> list[tuple[str, str, float]]:
-    """Human similarity judgements: ``"wordsim353"`` (Finkelstein et al. 2002, relatedness 0-10) or
-    ``"simlex999"`` (Hill, Reichart, Korhonen 2015, similarity 0-10), as (word1, word2, score)."""
-    if not isinstance(name, str) or name not in WORD_PAIRS:
-        raise ValueError(f"word-pair set must be one of {sorted(WORD_PAIRS)}, got {name!r}")
-    pairs = []
-    for line in data_file(WORD_PAIRS[name]).read_text(encoding="utf-8").splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        w1, w2, score = line.split("\t")[:3]
-        pairs.append((w1.lower(), w2.lower(), float(score)))
-    return pairs
-
-
-def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
-    """Google's analogy questions (Mikolov et al. 2013), lower-cased, by section:
-    ``{"capital-common-countries": [("athens", "greece", "baghdad", "iraq"), ...], ...}``."""
-    sections: dict[str, list] = {}
-    current = None
-    for line in data_file("eval/questions-words.txt").read_text(encoding="utf-8").splitlines():
-        if line.startswith(":"):
-            current = line[1:].strip()
-            sections[current] = []
-        elif line.strip():
-            sections[current].append(tuple(line.lower().split()))
-    return sections
-
-
-TORCHVISION_SPLITS = {"cifar10": ("train", "test"), "stl10": ("train", "test", "unlabeled", "train+unlabeled")}
-
-
-def _timed_out(e: BaseException) -> bool:
-    """True if ``e``, or an error it wraps (urllib's URLError.reason, a cause), is a socket timeout."""
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, (socket.timeout, TimeoutError)) or "timed out" in str(e):
-            return True
-        reason = getattr(e, "reason", None)
-        e = reason if isinstance(reason, BaseException) else (e.__cause__ or e.__context__)
-    return False
-
-
-def load_torchvision(name: str = "cifar10", split: str = "train", root: str | Path | None = None,
-                     dtype: torch.dtype = torch.uint8, timeout: float = 60) -> ImageSet:
-    """Opt-in: the FULL CIFAR-10 (50k/10k) or STL-10 from torchvision, downloaded (needs internet).
-
-    Args:
-        name: ``"cifar10"`` or ``"stl10"``.
-        split: ``"train"``/``"test"`` (STL-10 also ``"unlabeled"`` and ``"train+unlabeled"``).
-        root: download folder (default ``cache_dir()/torchvision``).
-        dtype: ``torch.uint8`` (0-255) or a float dtype (scaled to 0-1).
-        timeout: seconds to wait for the server on each connection and read before giving up (the
-            process-wide default socket timeout is set to it during the download, then restored).
-
-    Raises:
-        DataError: the download failed or timed out (for example offline, or behind a proxy that
-            never answers); the shipped subsets need no network.
-    """
-    if not isinstance(name, str) or name not in TORCHVISION_SPLITS:
-        raise ValueError(f"name must be 'cifar10' or 'stl10', got {name!r}")
-    _check_split(split, TORCHVISION_SPLITS[name])
-    _check_dtype(dtype)
-    check_number(timeout, "timeout", low=0, low_open=True, hint="seconds to wait for the server, e.g. 60")
-    import torchvision
-
-    root = Path(root) if root is not None else cache_dir() / "torchvision"
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # urllib (torchvision's downloader) opens its sockets with it
-    try:
-        if name == "cifar10":
-            ds = torchvision.datasets.CIFAR10(root, train=(split == "train"), download=True)
-            images, labels, classes = ds.data.transpose(0, 3, 1, 2), np.array(ds.targets), ds.classes
-        else:
-            ds = torchvision.datasets.STL10(root, split=split, download=True)
-            images, labels, classes = ds.data, np.asarray(ds.labels), ds.classes
-    except Exception as e:  # URLError, socket errors, bad archives... all mean "could not fetch"
-        offline = ("Offline, use the shipped subsets instead, which need no network: load_cifar10('train') "
-                   "(10,000 images) / load_cifar10('test') (2,000) or load_mnist().")
-        if _timed_out(e):
-            raise DataError(f"Downloading the full {name} data set into {root} timed out: the server did not "
-                            f"answer within {timeout:g} s ({type(e).__name__}: {e}). Check the internet "
-                            f"connection or proxy, or raise timeout=. {offline}") from e
-        raise DataError(f"Could not download the full {name} data set into {root} ({type(e).__name__}: {e}). "
-                        f"This needs an internet connection. {offline}") from e
-    finally:
-        socket.setdefaulttimeout(previous)
-    return _finish(images, labels, classes, dtype, None, 0)

@@ -1,59 +1,40 @@
-"""Text for notebook 09: pre-training sentences and small labelled sets, read from the shipped files.
+"""Shipped text: the corpora of notebook 06, the word-similarity and analogy sets, and the
+pre-training sentences of notebook 09, read from the sha256-checked files in ``data/``.
 
-Every file is sha256-checked by :func:`sslteach.data.data_file`; the NLTK zips are read directly
-with ``zipfile`` (no ``nltk`` needed). Text comes back as it is in the files (mixed case in Brown,
-Gutenberg and the State of the Union, lower case elsewhere); the tokenizer lower-cases it.
+The NLTK zips are read directly with ``zipfile`` (no ``nltk`` needed). Text comes back as it is in
+the files (mixed case in Brown, Gutenberg and the State of the Union, lower case elsewhere); the
+tokenizers lower-case it.
 
-* Pre-training: :func:`load_pretraining_text` joins Brown, the State of the Union addresses, the
-  Gutenberg books and (optionally) the Wikipedia articles, one sentence per line, with a held-out
-  part chosen **by document** (a Brown sample, a speech, an article, a 100-sentence passage of a
-  book), so held-out sentences are never neighbours of training sentences.
-* Labels: :func:`load_polarity` (movie-review sentiment), :func:`load_subjectivity`,
-  :func:`load_authorship` (which author wrote a Gutenberg sentence), each a :class:`LabeledText`,
-  with :func:`split_labeled` for a balanced, seeded few-label train set and a balanced test set.
-* Word senses: :func:`load_senseval` returns every occurrence of *hard*, *interest*, *line* or
-  *serve* with its tokenised context, the position of the word and its sense.
+* :func:`load_corpus` (Gutenberg books, Wikipedia articles), :func:`load_word_pairs` (WordSim-353,
+  SimLex-999), :func:`load_analogies` (Google's analogy questions).
+* :func:`load_pretraining_text` joins Brown, the State of the Union addresses, the Gutenberg books
+  and (optionally) the Wikipedia articles, one sentence per line, with a held-out part chosen **by
+  document** (a Brown sample, a speech, an article, a 100-sentence passage of a book), so held-out
+  sentences are never neighbours of training sentences.
+* Labelled sentences and word senses are in :mod:`sslteach.textlabels`.
 
 Sizes: Brown 500 samples, 57,340 sentences, 1.16M tokens; State of the Union 65 addresses, 18,226
-sentences, 350k words; Gutenberg 17 books (11 authors), 66,273 sentences; polarity 5,331 + 5,331;
-subjectivity 5,000 + 5,000; Senseval hard 4,333, interest 2,368, line 4,146, serve 4,378 instances.
+sentences, 350k words; Gutenberg 17 books (11 authors), 66,273 sentences.
 
 - Francis and Kucera, Brown Corpus Manual, 1964/1979.
-- Pang and Lee, A Sentimental Education (subjectivity), ACL 2004; Seeing Stars (polarity), ACL 2005.
-- Kilgarriff, English Lexical Sample Task Description, SENSEVAL-2, 2001; Leacock, Towell and
-  Voorhees, Corpus-based statistical sense resolution, 1993 (*line*); Bruce and Wiebe 1994 (*interest*).
 """
 from __future__ import annotations
 
+import gzip
 import re
-import xml.etree.ElementTree as ET
 import zipfile
 from functools import lru_cache
-from typing import NamedTuple
 
 import torch
 
-from .data import CORPORA, DataError, data_file, load_corpus, per_class_indices
+from .data import DataError, data_file
 from .utils import check_number
 
+CORPORA = {"gutenberg": "text/gutenberg17_tokenized.txt.gz", "enwiki": "text/enwiki_mini.txt.gz"}
+WORD_PAIRS = {"wordsim353": "eval/wordsim353.tsv", "simlex999": "eval/simlex999.txt"}
 PRETRAIN_CORPORA = ("brown", "state_union", "gutenberg", "enwiki")
 DEFAULT_CORPORA = ("brown", "state_union", "gutenberg")  # sentences with punctuation, like the labelled sets
-SENSEVAL_WORDS = ("hard", "interest", "line", "serve")
 PASSAGE = 100  # a Gutenberg "document" for the held-out split: 100 consecutive sentences of one book
-
-
-class LabeledText(NamedTuple):
-    """Sentences with class labels; unpacks as ``texts, labels, classes = load_polarity()``."""
-    texts: list      # N strings
-    labels: torch.Tensor  # (N,) int64 in 0..C-1
-    classes: list    # C class names
-
-
-class SensevalSet(NamedTuple):
-    """Occurrences of one ambiguous word: ``instances[i] = (tokens, head, sense)`` with ``tokens[head]``
-    the word itself and ``sense`` an index into ``senses`` (the corpus' sense ids, e.g. ``"HARD1"``)."""
-    instances: list
-    senses: list
 
 
 def _decode(raw: bytes) -> str:
@@ -84,6 +65,49 @@ def _read(zip_name: str, pattern: str, expected: int | None = None) -> dict[str,
         raise DataError(f"{path} holds {len(texts)} files matching {pattern!r}, expected {expected}: is it "
                         f"the unchanged NLTK data package? Restore it with `git checkout -- data/text/nltk/{zip_name}.zip`")
     return texts
+
+
+# ---- the shipped corpora and word-similarity sets (notebook 06) ----
+
+def load_corpus(name: str = "gutenberg", max_lines: int | None = None) -> list[str]:
+    """Raw lines of a shipped corpus: ``"gutenberg"`` (17 books, one sentence per line, mixed case,
+    punctuation tokens) or ``"enwiki"`` (106 Wikipedia articles, lower-case, one per line);
+    ``max_lines`` (an int >= 1) keeps only the first lines."""
+    if not isinstance(name, str) or name not in CORPORA:
+        raise ValueError(f"corpus must be one of {sorted(CORPORA)}, got {name!r}")
+    if max_lines is not None:
+        check_number(max_lines, "max_lines", low=1, integer=True, hint="or None for the whole corpus")
+    with gzip.open(data_file(CORPORA[name]), "rt", encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    return lines[:max_lines] if max_lines is not None else lines
+
+
+def load_word_pairs(name: str = "wordsim353") -> list[tuple[str, str, float]]:
+    """Human similarity judgements: ``"wordsim353"`` (Finkelstein et al. 2002, relatedness 0-10) or
+    ``"simlex999"`` (Hill, Reichart, Korhonen 2015, similarity 0-10), as (word1, word2, score)."""
+    if not isinstance(name, str) or name not in WORD_PAIRS:
+        raise ValueError(f"word-pair set must be one of {sorted(WORD_PAIRS)}, got {name!r}")
+    pairs = []
+    for line in data_file(WORD_PAIRS[name]).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        w1, w2, score = line.split("\t")[:3]
+        pairs.append((w1.lower(), w2.lower(), float(score)))
+    return pairs
+
+
+def load_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
+    """Google's analogy questions (Mikolov et al. 2013), lower-cased, by section:
+    ``{"capital-common-countries": [("athens", "greece", "baghdad", "iraq"), ...], ...}``."""
+    sections: dict[str, list] = {}
+    current = None
+    for line in data_file("eval/questions-words.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            current = line[1:].strip()
+            sections[current] = []
+        elif line.strip():
+            sections[current].append(tuple(line.lower().split()))
+    return sections
 
 
 # ---- pre-training text: a list of documents, each a list of sentences ----
@@ -221,156 +245,3 @@ def load_pretraining_text(corpora=DEFAULT_CORPORA, split: str = "train", held_ou
     return sentences
 
 
-# ---- labelled sentences ----
-
-def _two_files(zip_name: str, files: dict) -> LabeledText:
-    texts, labels = [], []
-    found = _read(zip_name, "|".join(re.escape(member) for member, _ in files.values()), expected=len(files))
-    for label, (member, expected) in enumerate(files.values()):
-        lines = [line.strip() for line in found[member].splitlines() if line.strip()]
-        if len(lines) != expected:
-            raise DataError(f"{member} in data/text/nltk/{zip_name}.zip holds {len(lines)} sentences, expected "
-                            f"{expected}; restore it with `git checkout -- data/text/nltk/{zip_name}.zip`")
-        texts += lines
-        labels += [label] * len(lines)
-    return LabeledText(texts, torch.tensor(labels), list(files))
-
-
-def load_polarity() -> LabeledText:
-    """10,662 movie-review sentences (Pang and Lee 2005), classes ``["negative", "positive"]``, 5,331
-    each, lower case and tokenised (``"it's so laddish and juvenile , only ..."``)."""
-    return _two_files("sentence_polarity", {"negative": ("sentence_polarity/rt-polarity.neg", 5331),
-                                            "positive": ("sentence_polarity/rt-polarity.pos", 5331)})
-
-
-def load_subjectivity() -> LabeledText:
-    """10,000 sentences (Pang and Lee 2004), classes ``["objective", "subjective"]``, 5,000 each:
-    IMDb plot summaries (objective) and Rotten Tomatoes review snippets (subjective)."""
-    return _two_files("subjectivity", {"objective": ("subjectivity/plot.tok.gt9.5000", 5000),
-                                       "subjective": ("subjectivity/quote.tok.gt9.5000", 5000)})
-
-
-def load_authorship(min_words: int = 5) -> LabeledText:
-    """Gutenberg sentences labelled with their author: 11 authors (sorted), as several books share
-    one (Austen 3, Chesterton 3, Shakespeare 3). Book header lines are left out (they name the author).
-
-    Args:
-        min_words: keep sentences of at least this many tokens (short lines such as "CHAPTER I" or
-            "Scene II ." say little about an author).
-    """
-    min_words = check_number(min_words, "min_words", low=1, integer=True, hint="e.g. 5")
-    books = _gutenberg_books()
-    classes = sorted({author for _, author, _ in books})
-    texts, labels = [], []
-    for _, author, sentences in books:
-        keep = [s for s in sentences if len(s.split()) >= min_words]
-        texts += keep
-        labels += [classes.index(author)] * len(keep)
-    return LabeledText(texts, torch.tensor(labels), classes)
-
-
-def split_labeled(data: LabeledText, n_train: int, n_test: int | None = None,
-                  seed: int = 0) -> tuple[LabeledText, LabeledText]:
-    """A balanced few-label split: ``n_train`` examples of every class to train on, and ``n_test``
-    other examples of every class to test on (default: as many as the smallest class has left).
-
-    Args:
-        data: a :class:`LabeledText` (from :func:`load_polarity` etc.).
-        n_train: training examples per class, e.g. 10.
-        n_test: test examples per class, or None for the largest balanced test set.
-        seed: an int; the same seed gives the same split.
-
-    Returns:
-        ``(train, test)``, two :class:`LabeledText` that share no sentence index.
-    """
-    if not isinstance(data, LabeledText):
-        raise TypeError(f"data must be a LabeledText (texts, labels, classes) from load_polarity(), "
-                        f"load_subjectivity() or load_authorship(), got {type(data).__name__}")
-    n_train = check_number(n_train, "n_train (training examples per class)", low=1, integer=True, hint="e.g. 10")
-    seed = check_number(seed, "seed", integer=True)
-    counts = torch.bincount(data.labels, minlength=len(data.classes))
-    fewest = int(counts.min())
-    if n_train >= fewest:
-        raise ValueError(f"n_train={n_train} per class leaves nothing to test on: the smallest class "
-                         f"({data.classes[int(counts.argmin())]!r}) has {fewest} examples; use n_train < {fewest}")
-    n_test = fewest - n_train if n_test is None else check_number(
-        n_test, "n_test (test examples per class)", low=1, high=fewest - n_train, integer=True,
-        hint=f"the smallest class has {fewest} examples, {n_train} of them for training; or None")
-    both = per_class_indices(data.labels, n_train + n_test, seed)  # (C * (n_train + n_test),) sorted
-    order = torch.randperm(len(both), generator=torch.Generator().manual_seed(seed + 1))
-    both = both[order]
-    train, test = [], []
-    for c in range(len(data.classes)):
-        idx = both[data.labels[both] == c]
-        train.append(idx[:n_train])
-        test.append(idx[n_train:])
-    pick = lambda idx: LabeledText([data.texts[i] for i in idx.tolist()], data.labels[idx], list(data.classes))  # noqa: E731
-    return pick(torch.cat(train).sort().values), pick(torch.cat(test).sort().values)
-
-
-# ---- word senses ----
-
-def _words(text: str | None) -> list[str]:
-    return [w for w in (text or "").split() if w != "FRASL"]  # FRASL: a marker left in the files
-
-
-def _parse_instance(instance: ET.Element) -> tuple[list[str], int, str]:
-    """(tokens, head index, sense id) of one ``<instance>``: ``<wf>`` words and any loose text, in order."""
-    tokens, head = [], []
-
-    def walk(element: ET.Element, in_head: bool) -> None:
-        if element.tag == "wf":
-            if in_head:
-                head.append(len(tokens))
-            tokens.extend(_words(element.text) or ["_"])  # an empty <wf/> keeps its place
-        else:
-            tokens.extend(_words(element.text))
-            for child in element:
-                walk(child, in_head or element.tag == "head")
-        tokens.extend(_words(element.tail))
-
-    answer, context = instance.find("answer"), instance.find("context")
-    if answer is None or context is None or answer.get("senseid") is None:
-        raise ValueError(f"instance {instance.get('id')!r} has no <answer senseid=...> or no <context>")
-    context.tail = None
-    walk(context, False)
-    if len(head) != 1:
-        raise ValueError(f"instance {instance.get('id')!r} marks {len(head)} head words, expected 1")
-    return tokens, head[0], answer.get("senseid")
-
-
-@lru_cache(maxsize=None)
-def _senseval(word: str, path) -> tuple:
-    """(instances, senses) of one word, parsed once per session and file."""
-    member = f"senseval/{word}.pos"
-    try:
-        root = ET.fromstring(_read("senseval", re.escape(member), expected=1)[member])
-        parsed = [_parse_instance(inst) for inst in root.iter("instance")]
-    except (ET.ParseError, ValueError) as e:
-        raise DataError(f"{member} in data/text/nltk/senseval.zip is not the expected sense-tagged XML "
-                        f"({e}); restore it with `git checkout -- data/text/nltk/senseval.zip`") from e
-    senses = sorted({s for _, _, s in parsed})
-    return tuple((tuple(toks), head, senses.index(s)) for toks, head, s in parsed), tuple(senses)
-
-
-def load_senseval(word: str) -> SensevalSet:
-    """Every sense-tagged occurrence of ``word`` in Senseval-2 (as shipped by NLTK).
-
-    Args:
-        word: ``"hard"`` (adjective), ``"interest"`` (noun), ``"line"`` (noun) or ``"serve"`` (verb).
-
-    Returns:
-        ``SensevalSet(instances, senses)``: ``instances[i] = (tokens, head, sense)`` with ``tokens`` the
-        context words (lower case, tokenised; usually the sentence and the one before it), ``tokens[head]``
-        the occurrence of the word (possibly inflected: "lines", "served"), ``sense`` an index into
-        ``senses``, the sorted sense ids of the corpus.
-
-    Examples:
-        >>> tokens, head, sense = load_senseval("line").instances[0]
-        >>> tokens[head], load_senseval("line").senses[sense]
-        ('lines', 'cord')
-    """
-    if word not in SENSEVAL_WORDS:
-        raise ValueError(f"word must be one of {SENSEVAL_WORDS} (the words Senseval-2 tags here), got {word!r}")
-    instances, senses = _senseval(word, data_file("text/nltk/senseval.zip"))  # sha256 checked at every call
-    return SensevalSet([(list(t), h, s) for t, h, s in instances], list(senses))

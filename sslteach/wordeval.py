@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from scipy.stats import spearmanr
 
-from .data import load_analogies, load_word_pairs
+from .textdata import load_analogies, load_word_pairs
 from .embeddings import Embeddings
 from .utils import check_number
 
@@ -112,7 +112,7 @@ def evaluate_analogies(emb: Embeddings, questions: dict | None = None, restrict_
 
     Args:
         emb: the word vectors, most frequent word first.
-        questions: ``{section: [(a, b, c, d), ...]}``; default :func:`sslteach.data.load_analogies`.
+        questions: ``{section: [(a, b, c, d), ...]}``; default :func:`sslteach.textdata.load_analogies`.
 
     Raises:
         ValueError: no question has its four words among the candidates.

@@ -3,7 +3,7 @@ import shutil
 import pytest
 import torch
 
-from sslteach import data
+from sslteach import data, textdata
 from sslteach.data import DataError
 
 
@@ -58,17 +58,10 @@ def test_mnist_and_digits():
     assert d.shape == (1797, 1, 8, 8) and d.max() == 255 and dy.max() == 9
 
 
-def test_photos_text_and_word_sets():
+def test_photos():
     for name in data.PHOTOS:
         p = data.load_photo(name)
         assert p.ndim == 3 and p.shape[0] == 3 and p.dtype == torch.float32 and p.max() <= 1
-    lines = data.load_corpus("gutenberg", max_lines=50)
-    assert len(lines) == 50 and all(isinstance(s, str) for s in lines)
-    assert len(data.load_word_pairs("wordsim353")) == 353
-    assert len(data.load_word_pairs("simlex999")) == 999
-    sections = data.load_analogies()
-    assert sum(len(q) for q in sections.values()) == 19_544
-    assert sections["capital-common-countries"][0] == ("athens", "greece", "baghdad", "iraq")
 
 
 def test_missing_file_names_it_and_says_how_to_restore(tmp_data):
@@ -81,7 +74,7 @@ def test_corrupt_file_is_caught_by_sha256(tmp_data):
     with open(tmp_data / "eval/wordsim353.tsv", "a") as f:
         f.write("cat\tdog\t9.9\n")
     with pytest.raises(DataError, match=r"corrupt or was changed.*expected f92a022f"):
-        data.load_word_pairs("wordsim353")
+        textdata.load_word_pairs("wordsim353")
 
 
 def test_bad_arguments_are_explained():
@@ -98,14 +91,3 @@ def test_per_class_indices_takes_exactly_k():
     idx = data.per_class_indices(y, 3, seed=0)
     assert torch.bincount(y[idx]).tolist() == [3] * 10
     assert not torch.equal(idx, data.per_class_indices(y, 3, seed=1))
-
-
-def test_torchvision_download_failure_points_to_subsets(tmp_path, monkeypatch):
-    import torchvision
-
-    def offline(*args, **kwargs):
-        raise OSError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
-    with pytest.raises(DataError, match=r"internet.*load_cifar10\('train'\)"):
-        data.load_torchvision("cifar10", root=tmp_path)

@@ -36,41 +36,6 @@ def test_bad_split():
         td.load_pretraining_text("state_union", split="valid")
 
 
-def test_split_labeled_too_many_train_examples():
-    data = td.load_authorship()
-    with pytest.raises(ValueError, match="leaves nothing to test on.*William Blake"):
-        td.split_labeled(data, 10_000)
-
-
-def test_split_labeled_too_many_test_examples_and_bad_types():
-    data = td.load_polarity()
-    with pytest.raises(ValueError, match="n_test"):
-        td.split_labeled(data, 10, 6000)
-    with pytest.raises(ValueError, match="n_train"):
-        td.split_labeled(data, 0)
-    with pytest.raises(TypeError, match="LabeledText"):
-        td.split_labeled((data.texts, data.labels), 10)
-
-
-def test_min_words():
-    with pytest.raises(ValueError, match="min_words"):
-        td.load_authorship(min_words=0)
-
-
-def test_unknown_senseval_word():
-    with pytest.raises(ValueError, match="'hard', 'interest', 'line', 'serve'"):
-        td.load_senseval("bank")
-
-
-def test_instance_with_two_heads_or_no_answer():
-    two = td.ET.fromstring('<instance id="y"><answer instance="y" senseid="s"/><context><head><wf>a</wf></head>'
-                           '<head><wf>b</wf></head></context></instance>')
-    with pytest.raises(ValueError, match="marks 2 head words"):
-        td._parse_instance(two)
-    with pytest.raises(ValueError, match="no <answer"):
-        td._parse_instance(td.ET.fromstring('<instance id="z"><context><head><wf>a</wf></head></context></instance>'))
-
-
 def test_split_sentences_needs_text():
     with pytest.raises(TypeError, match="string"):
         td.split_sentences(["a list"])
@@ -90,14 +55,19 @@ def test_missing_zip_names_the_file_and_the_fix(tmp_data):
         td.load_pretraining_text("brown")
 
 
-def test_changed_zip_is_refused(tmp_data):
-    path = tmp_data / "text/nltk/subjectivity.zip"
-    path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(DataError, match="corrupt or was changed"):
-        td.load_subjectivity()
-
-
 def test_decoding_of_odd_encodings():
     assert td._decode("man\u2019s".encode("big5")) == "man\u2019s"
     assert td._decode(b"the \xbd\xa2 decrease") == "the \xbd\xa2 decrease"   # latin-1 1/2 cent
     assert td._decode("a \x96 b".encode("utf-8")) == "a \u2013 b"            # cp1252 dash left as C1 control
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: td.load_corpus("gutenberg", max_lines=0), ValueError, r"max_lines must be an integer >= 1.*None for the whole"),
+    (lambda: td.load_corpus("gutenberg", max_lines=-5), ValueError, r"max_lines must be an integer >= 1, got -5"),
+    (lambda: td.load_corpus("gutenberg", max_lines=2.5), TypeError, r"max_lines must be an integer >= 1"),
+    (lambda: td.load_corpus("shakespeare"), ValueError, r"corpus must be one of \['enwiki', 'gutenberg'\]"),
+    (lambda: td.load_word_pairs(["wordsim353"]), ValueError, r"word-pair set must be one of"),
+])
+def test_bad_corpus_arguments_are_explained(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

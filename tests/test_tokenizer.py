@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sslteach.textdata import load_polarity
+from sslteach.textlabels import load_polarity
 from sslteach.tokenizer import SPECIAL_TOKENS, TextTokenizer, encode_around, pack_sequences, pad_sequences
 
 

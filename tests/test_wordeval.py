@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from sslteach.data import load_analogies, load_word_pairs
+from sslteach.textdata import load_analogies, load_word_pairs
 from sslteach.embeddings import Embeddings
 from sslteach.wordeval import evaluate, evaluate_analogies, evaluate_similarity
 
