@@ -36,5 +36,6 @@ from .word2vec import train_word2vec
 from .wordeval import evaluate, evaluate_analogies, evaluate_similarity
 from .widgets import (AugmentationExplorer, MaskExplorer, TemperatureExplorer, WordNeighbours,
                       augmentation_views, corruption_preview, neighbour_figure, temperature_summary)
+from .widgets import CollapseSwitchboard
 
 __version__ = "0.2.0"

@@ -31,14 +31,17 @@ from .colour import adjust_brightness
 from .contrastive import info_nce
 from .corruption import mask_patches
 from .models import ConvEncoder
+from .moco import ema_update
 from .photometric import RandomGrayscale
 from .probe import extract_features, knn_accuracy
 from .rotation import rotate_batch
+from .siamese import siamese_loss
 from .sphere import alignment, uniformity
 from .word2vec import sgns_loss
 
-__all__ = ["check_alignment", "check_brightness", "check_extract_features", "check_grayscale", "check_info_nce",
-           "check_knn_accuracy", "check_masked_mse", "check_rotate_batch", "check_sgns_loss", "check_uniformity"]
+__all__ = ["check_alignment", "check_brightness", "check_ema_update", "check_extract_features", "check_grayscale",
+           "check_info_nce", "check_knn_accuracy", "check_masked_mse", "check_rotate_batch", "check_sgns_loss",
+           "check_siamese_loss", "check_uniformity"]
 
 
 # ---- 01 · kNN ------------------------------------------------------------------------------------
@@ -229,3 +232,94 @@ def check_extract_features(fn: Callable, *, timeout: float | None = TIMEOUT) -> 
                 "and run it under torch.no_grad()",
                 timeout=timeout, slow_hint="look for a Python loop over single images or pixels: "
                 "give the encoder whole batches")
+
+
+# ---- 08 · beyond negatives -------------------------------------------------------------------------
+def _after_update(update: Callable) -> Callable:
+    """``(target, online, m) -> target's tensors after update(target, online, m)`` on copies of the
+    networks: what an in-place EMA update changed, as a tuple of plain tensors to compare."""
+    import copy
+
+    def run(target, online, m):
+        target, online = copy.deepcopy(target), copy.deepcopy(online)
+        update(target, online, m)
+        return tuple(t.detach().clone() for t in (*target.parameters(), *target.buffers()))
+
+    run.__name__ = getattr(update, "__name__", "your function")
+    return run
+
+
+def check_ema_update(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
+    """``fn(target, online, m) -> None``: move every parameter of ``target`` in place to
+    ``m θ_target + (1 − m) θ_online`` and copy its buffers (BatchNorm's running statistics) from
+    ``online``, as :func:`sslteach.moco.ema_update` (MoCo's key encoder, BYOL's target; notebook 08).
+    The check compares the target's parameters and buffers after the update (outputs 1, 2, ...)."""
+    import copy
+
+    def nets(*layers, seed):                                # online net, and a target that has drifted from it
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            online = torch.nn.Sequential(*layers)
+            target = copy.deepcopy(online)
+            for p in target.parameters():
+                p.data.add_(torch.randn_like(p))
+            for b in target.buffers():
+                if b.is_floating_point():
+                    b.add_(1.0)
+        return target, online
+
+    linear = lambda seed: nets(torch.nn.Linear(4, 3), seed=seed)
+    cases = [("a Linear(4, 3) layer, m=0.9", (*linear(1), 0.9)),
+             ("two layers, m=0.99", (*nets(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2), seed=2), 0.99)),
+             ("m=0: the target becomes a copy of online", (*linear(3), 0.0)),
+             ("m=1: the target does not move", (*linear(4), 1.0)),
+             ("a target that requires grad (update under torch.no_grad())",
+              (*(lambda t, o: (t.requires_grad_(True), o))(*linear(5)), 0.5)),
+             ("Linear + BatchNorm1d: buffers (running mean, var) are copied from online",
+              (*nets(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), seed=6), 0.9))]
+    return run_check(_after_update(fn), _after_update(ema_update), cases, "ema_update",
+                "(outputs: the target's parameters, then its buffers, after your update) for each pair of "
+                "parameters: t.mul_(m).add_(o, alpha=1 - m) (or t.copy_(m * t + (1 - m) * o)), "
+                "inside `with torch.no_grad():`; then copy each buffer: tb.copy_(ob). Change target in place and "
+                "return nothing",
+                timeout=timeout, slow_hint="look for a Python loop over the elements of a parameter: "
+                "one tensor operation updates a whole parameter")
+
+
+def _loss_and_gradients(loss_fn: Callable) -> Callable:
+    """``(p1, p2, z1, z2) -> (loss, ∂loss/∂p1, ∂loss/∂z1)`` on copies that require grad: the value and
+    where the gradient goes (a stop-gradient sends none to z, so its gradient is zeros)."""
+    def run(p1, p2, z1, z2):
+        p1, p2, z1, z2 = (t.detach().clone().requires_grad_(True) for t in (p1, p2, z1, z2))
+        loss = loss_fn(p1, p2, z1, z2)
+        if loss is None or not torch.is_tensor(loss):
+            return loss, None, None                         # the comparison of output 1 says what is wrong
+        if not loss.requires_grad:
+            raise ValueError("the loss has no gradient: return the tensor itself (not .item()), computed "
+                             "without torch.no_grad() and without detaching p")
+        g_p1, g_z1 = torch.autograd.grad(loss, [p1, z1], allow_unused=True)
+        zeros = torch.zeros_like(p1)
+        return (loss.detach(), zeros if g_p1 is None else g_p1, zeros if g_z1 is None else g_z1)
+
+    run.__name__ = getattr(loss_fn, "__name__", "your function")
+    return run
+
+
+def check_siamese_loss(fn: Callable, *, timeout: float | None = TIMEOUT) -> CheckResult:
+    """``fn(p1, p2, z1, z2) -> scalar tensor``: SimSiam's symmetric negative cosine with stop-gradient,
+    ``D(p1, sg(z2)) / 2 + D(p2, sg(z1)) / 2``, as :func:`sslteach.siamese.siamese_loss`; the check
+    compares the value and the gradients reaching p1 and z1 (none may reach z; notebook 08)."""
+    _, randn, _ = seeded()
+    z = randn(4, 8)
+    cases = [("N=8, D=16", tuple(randn(8, 16) for _ in range(4))),
+             ("a single pair, N=1, D=4", tuple(randn(1, 4) for _ in range(4))),
+             ("N=5, D=3, p close to the other view's z", (lambda z1, z2: (z2 + 0.1 * randn(5, 3), z1 + 0.1 * randn(5, 3),
+                                                                       z1, z2))(randn(5, 3), randn(5, 3))),
+             ("p == z of the other view: the loss is -1", (z, z, z.clone(), z.clone())),
+             ("vectors of length ~100 (normalise them)", tuple(100 * randn(6, 8) for _ in range(4)))]
+    return run_check(_loss_and_gradients(fn), _loss_and_gradients(siamese_loss), cases, "siamese_loss",
+                "D(p, z) = -(F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(1).mean(); the loss is "
+                "D(p1, z2.detach()) / 2 + D(p2, z1.detach()) / 2: the detach is the stop-gradient, so no gradient "
+                "reaches z (output 3 is the gradient on z1, which must be zeros)",
+                timeout=timeout, slow_hint="look for a Python loop over the pairs: "
+                "normalise the (N, D) tensors and multiply them at once")

@@ -60,6 +60,26 @@ def features_right(encoder, images):
         return encoder(images.float() / 255 if images.dtype == torch.uint8 else images)
 
 
+def ema_right(target, online, m):
+    with torch.no_grad():
+        for t, o in zip(target.parameters(), online.parameters()):
+            t.copy_(m * t + (1 - m) * o)
+        for t, o in zip(target.buffers(), online.buffers()):
+            t.copy_(o)
+
+
+def ema_swapped(target, online, m):  # m on the online network: the target jumps instead of lagging
+    with torch.no_grad():
+        for t, o in zip(target.parameters(), online.parameters()):
+            t.copy_((1 - m) * t + m * o)
+        for t, o in zip(target.buffers(), online.buffers()):
+            t.copy_(o)
+
+
+def neg_cos(p, z):
+    return -(F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(1).mean()
+
+
 # ---- wrong answers: the mistakes students make --------------------------------------------------------
 def knn_unweighted(train_x, train_y, test_x, test_y, k):
     _, idx = (F.normalize(test_x, dim=1) @ F.normalize(train_x, dim=1).T).topk(k, dim=1)
@@ -83,6 +103,9 @@ CASES = {  # check -> (right answer, wrong answer, number of arguments)
                                                  torch.arange(k).repeat_interleave(len(x))), 2),
     "masked_mse": (masked_mse_right, masked_mse_per_pixel, 3),
     "sgns_loss": (sgns_right, lambda x, y: -torch.log(torch.sigmoid(torch.einsum("nd,nkd->nk", x, y))).mean(), 2),
+    "ema_update": (ema_right, ema_swapped, 3),
+    "siamese_loss": (lambda p1, p2, z1, z2: neg_cos(p1, z2.detach()) / 2 + neg_cos(p2, z1.detach()) / 2,
+                     lambda p1, p2, z1, z2: neg_cos(p1, z2) / 2 + neg_cos(p2, z1) / 2, 4),   # no stop-gradient
     "extract_features": (features_right, lambda enc, x: enc(x.float() / 255 if x.dtype == torch.uint8 else x).detach(), 2),
 }
 

@@ -60,6 +60,21 @@ def test_temperature_summary_concentrates_on_hardest_as_tau_falls():
     assert torch.isclose(probs.sum(), torch.tensor(1.0))
 
 
+def test_temperature_figure_scales_the_softmax_panel_to_its_data():
+    # was: a fixed 0-1 axis, on which 127 probabilities of at most 0.07 looked like an empty panel
+    g = torch.Generator().manual_seed(0)
+    z1 = torch.randn(64, 16, generator=g)
+    z2 = z1 + torch.randn(64, 16, generator=g)
+    for tau in (10.0, 0.5, 0.05):
+        fig, info = widgets.temperature_figure(z1, z2, anchor=3, tau=tau, taus=[0.1, 1.0])
+        ax = fig.axes[0]
+        top = max(p.get_height() for p in ax.patches)
+        assert abs(top - info["dist"].probs.max().item()) < 1e-6
+        assert top <= ax.get_ylim()[1] <= 1.2 * max(top, 1 / 127)   # the tallest bar fills the panel
+        assert any(abs(line.get_ydata()[0] - 1 / 127) < 1e-9 for line in ax.lines)   # uniform 1/(2N-1) drawn
+        plt.close(fig)
+
+
 def test_temperature_explorer_redraws_on_slider_changes():
     g = torch.Generator().manual_seed(1)
     z1 = torch.randn(6, 4, generator=g)

@@ -254,3 +254,13 @@ def test_png_of_images_reads_uint8_and_refuses_bad_input():
         widgets.png_of_images(torch.rand(2, 3, 4, 4), ncols=0)
     with pytest.raises(TypeError, match=r"ax\.figure"):
         widgets.png_of_figure(plt.subplots()[1])
+
+
+def test_every_op_works_at_the_ends_of_the_strength_slider():
+    # was: cutout at strength 0 asked for a square of side 0 and the explorer's redraw raised
+    img = torch.rand(3, 24, 24)
+    for op in widgets.augmentation.OPS:
+        for strength in (0.0, 1.5):
+            v = widgets.augmentation_views(img, (op,), strength, n_views=3)
+            assert v.shape == (3, 3, 24, 24) and 0 <= v.min() and v.max() <= 1
+    assert torch.equal(widgets.augmentation_views(img, ("cutout",), 0.0, n_views=3), img.expand(3, -1, -1, -1))

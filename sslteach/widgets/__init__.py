@@ -7,6 +7,7 @@ Pictures are shown as PNG ``ipywidgets.Image`` values, so they render in Jupyter
 in saved notebooks alike.
 """
 from .augmentation import OPS, AugmentationExplorer, augmentation_ops, augmentation_views
+from .collapse import CollapseSwitchboard, collapse_run, switchboard_figure
 from .common import png_of_figure, png_of_images
 from .masks import CORRUPTIONS, MaskExplorer, corruption_preview
 from .temperature import TemperatureExplorer, hard_negative_share, temperature_figure, temperature_summary
@@ -15,4 +16,4 @@ from .words import WordNeighbours, neighbour_figure
 __all__ = ["OPS", "AugmentationExplorer", "augmentation_ops", "augmentation_views", "png_of_figure",
            "png_of_images", "CORRUPTIONS", "MaskExplorer", "corruption_preview", "TemperatureExplorer",
            "hard_negative_share", "temperature_figure", "temperature_summary", "WordNeighbours",
-           "neighbour_figure"]
+           "neighbour_figure", "CollapseSwitchboard", "collapse_run", "switchboard_figure"]

@@ -33,7 +33,8 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
 
     Each chosen op is always applied (probability 1) so its effect is visible, except the flip
     (probability 0.5) and grayscale (probability ``min(0.2 strength, 1)``, as in
-    :func:`sslteach.augment.simclr_augment`, so that most views keep their colours).
+    :func:`sslteach.augment.simclr_augment`, so that most views keep their colours). At strength 0
+    every op but the flip leaves the image as it is (the cutout square has no size: it is off).
 
     Args:
         names: op names from :data:`OPS` (one name may be a plain string); none: the identity.
@@ -51,7 +52,7 @@ def augmentation_ops(names, strength: float = 1.0, size: int = 32) -> A.Compose:
         "grayscale": lambda: simclr["grayscale"],
         "blur": lambda: GaussianBlur(kernel_size=max(3, size // 10 * 2 + 1), sigma=(0.1, 0.1 + 2 * s), p=1.0),
         "noise": lambda: GaussianNoise(std=0.1 * s, p=1.0),
-        "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0),
+        "cutout": lambda: A.Cutout(size=min(0.5 * s, 1.0), p=1.0) if s > 0 else A.Cutout(p=0.0),  # s = 0: off
     }
     return A.Compose([table[n]() for n in OPS if n in names])  # canonical order
 

@@ -51,7 +51,7 @@ def temperature_summary(z1: torch.Tensor, z2: torch.Tensor, anchor: int, tau: fl
 def temperature_figure(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0, tau: float = 0.5,
                        images: torch.Tensor | None = None, taus=None):
     """Left: the softmax over the anchor's 2N-1 candidates, sorted by similarity (positive in
-    green). Right: the batch's InfoNCE loss and the hardest-5 share of the negatives' weight
+    green), its y-axis scaled to the largest probability, with the uniform 1/(2N-1) dotted. Right: the batch's InfoNCE loss and the hardest-5 share of the negatives' weight
     against τ, with the current τ marked. With ``images`` (2N views), the anchor, its positive and
     its hardest negatives are drawn above; ``taus`` (default 0.01 to 10) are the curves' τ values.
 
@@ -74,11 +74,15 @@ def temperature_figure(z1: torch.Tensor, z2: torch.Tensor, anchor: int = 0, tau:
     gs = fig.add_gridspec(rows, 2, height_ratios=[1, 2.2][-rows:], width_ratios=[1.3, 1])
     ax = fig.add_subplot(gs[-1, 0])
     colours = ["C2" if i == d.positive else "0.6" for i in order.tolist()]
-    ax.bar(range(len(order)), d.probs[order].cpu().numpy(), color=colours, width=1.0)
+    probs = d.probs[order].cpu()                                   # (2N-1,) most similar first
+    ax.bar(range(len(order)), probs.numpy(), color=colours, width=1.0)
+    uniform = 1 / len(probs)                                       # what every candidate gets as tau -> infinity
+    ax.axhline(uniform, color="k", ls=":", lw=1, label=f"uniform 1/(2N-1) = {uniform:.3f}")
     ax.set(xlabel="candidates, most similar first (green: the positive)", ylabel="softmax probability",
-           title=f"anchor {anchor} at tau = {tau:.3g}: p(positive) = {info['p_positive']:.2f}, "
+           title=f"anchor {anchor} at tau = {tau:.3g}: p(positive) = {info['p_positive']:.3f}, "
                  f"rank {info['positive_rank']}")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15 * max(probs.max().item(), uniform))       # scaled to the data: small p stay visible
+    ax.legend(loc="upper right", fontsize=8)
     ax2 = fig.add_subplot(gs[-1, 1])
     ax2.plot(taus, [c["loss"] for c in curves], label="InfoNCE loss (batch)")
     ax2.set(xscale="log", xlabel="temperature tau", ylabel="loss")
@@ -122,7 +126,8 @@ class TemperatureExplorer:
     """A τ slider (log scale, 0.01-10) and an anchor slider over real embeddings of a batch.
 
     Args:
-        z1, z2: (N, D) projections of the two views of N images.
+        z1, z2: (N, D) projections z = g(f(x)) of the two views of N images: what the InfoNCE loss
+            sees (notebook 03 passes z of its trained SimCLR network, head included).
         images: optional (2N, C, H, W) views in the order of ``torch.cat([x1, x2])``.
         tau: the first temperature, within the slider's 0.01 to 10.
     """
