@@ -37,8 +37,15 @@ notebooks: $(STAMP)  ## run every notebook in classroom mode and save its output
 		echo "$$nb: $$(( $$(date +%s) - start )) s in classroom mode"; \
 	done
 
-bench: $(STAMP)  ## side-by-side speed/memory comparisons
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+# The peers the benchmarks compare against, kept out of .venv: installed without their dependencies
+# (they import with the torch, numpy and friends already in .venv), so they cannot change them.
+PEERS := build/peers
+$(PEERS)/.stamp: $(STAMP)
+	$(PY) -m pip install --quiet --target $(PEERS) --no-deps kornia kornia-rs lightly
+	@touch $@
+
+bench: $(STAMP) $(PEERS)/.stamp  ## side-by-side speed/memory comparisons (installs kornia and lightly in build/peers)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; PYTHONPATH=$(PEERS) $(PY) $$b || exit 1; done
 
 student: $(STAMP)  ## copies of the notebooks for students in student/: solution cells removed, outputs cleared
 	$(PY) -m sslteach.student --out student/

@@ -12,7 +12,7 @@ horizontal flip p = 0.5, colour jitter (0.8, 0.8, 0.8, 0.2) with p = 0.8, graysc
   p=0.8), RandomGrayscale])`` applied image by image in a Python loop (a v2 transform given a
   batch tensor would draw one crop for the whole batch).
 - kornia: ``kornia.augmentation.AugmentationSequential`` of the same four ops on the batch, when
-  ``import kornia`` works (``.venv/bin/pip install kornia``); otherwise skipped with a note.
+  ``import kornia`` works (``make bench`` installs it in build/peers); otherwise skipped with a note.
 
 Time: after a warm-up call, the median of ``--reps`` interleaved rounds (one call of each method
 per round, so a load spike from other processes hits all of them alike). images/s counts views:
@@ -48,7 +48,7 @@ def kornia_views(size: int = 32):
     try:
         import kornia.augmentation as K
     except ImportError as e:
-        return f"kornia skipped: `import kornia` failed ({e}); install it with .venv/bin/pip install kornia"
+        return f"kornia skipped: `import kornia` failed ({e}); `make bench` installs it in build/peers"
     aug = K.AugmentationSequential(K.RandomResizedCrop((size, size), scale=(0.08, 1.0)), K.RandomHorizontalFlip(),
                                    K.ColorJitter(0.8, 0.8, 0.8, 0.2, p=0.8), K.RandomGrayscale(p=0.2))
     return lambda x: (aug(x), aug(x))

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_infonce.py                    # float32 on the CPU
     .venv/bin/python benchmarks/bench_infonce.py --device cuda
-    LIGHTLY_PATH=build/lightly .venv/bin/python benchmarks/bench_infonce.py   # also lightly
+    make bench                                        # also lightly (installed in build/peers)
 
 Compared, with z1, z2 of shape (N, D), D = 128, N = 512 and 2048, τ = 0.5:
 
@@ -18,8 +18,8 @@ Compared, with z1, z2 of shape (N, D), D = 128, N = 512 and 2048, τ = 0.5:
   (2N, 2N, D) tensor. When its estimated peak exceeds ``--max-gb`` (N = 2048 on a laptop: tens
   of GB) it is not run; time and memory are then extrapolated from N = 512 by (2048/512)² = 16,
   since its (2N, 2N, D) tensors grow as N², and marked ``~`` (``--sizes 256 512`` shows the growth).
-- lightly: ``lightly.loss.NTXentLoss`` when ``import lightly`` works (put a ``--no-deps --target``
-  install on the path with the environment variable ``LIGHTLY_PATH``), otherwise skipped.
+- lightly: ``lightly.loss.NTXentLoss`` when ``import lightly`` works (``make bench`` installs it
+  in build/peers, without its dependencies), otherwise skipped.
 
 Every loss value is asserted equal to ours on the same inputs (and the loop at its own N).
 
@@ -78,8 +78,6 @@ def blog_nt_xent(proj_1, proj_2, temperature=0.5):
 
 def lightly_nt_xent():
     """lightly's NTXentLoss as ``fn(z1, z2, tau)``, or None when lightly cannot be imported."""
-    if os.environ.get("LIGHTLY_PATH"):
-        sys.path.insert(0, os.environ["LIGHTLY_PATH"])
     try:
         from lightly.loss import NTXentLoss
     except Exception:  # not installed, or its dependencies are missing
@@ -258,7 +256,7 @@ def report(out, args, device):
         if ("lightly", n) in out:
             verdict("lightly time", out["lightly", n][0] / out["ours", n][0], 1, n)
     if "lightly" not in METHODS:
-        print("  lightly: not importable, skipped (LIGHTLY_PATH=<dir of a pip --no-deps --target install>)")
+        print("  lightly: not importable, skipped (`make bench` installs it in build/peers)")
 
 
 def main():
