@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import same_digest, sha256sum
+from .distributed import all_ranks, is_main, rank, unwrap, world_size
 from .utils import check_out_path, get_device
 
 
@@ -184,3 +185,66 @@ def _not_a_checkpoint(path: Path, error: Exception | str) -> str:
     return (f"checkpoint {path} is not a PyTorch checkpoint, or it is damaged ({reason}). "
             f"Check the path (a .pt file written by save_checkpoint or torch.save); if a copy was cut short, "
             f"copy it again or train again")
+
+
+# ---- the training state: resuming an interrupted run ----------------------------------------------
+
+def _rng_state() -> dict:
+    """This process's random number generators: the CPU's, and the current GPU's where CUDA is in use."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def save_training_state(path, model, optimizer, scheduler, loader, history, epoch: int, epochs: int) -> None:
+    """What :func:`sslteach.train.fit` needs to continue after ``epoch``: the model's, optimizer's and
+    scheduler's states, the history, every process's random number generators and the loader's
+    state; written by the main process (under torchrun every process calls it)."""
+    rngs = all_ranks(_rng_state())                  # one per process: each draws its own augmentations
+    if is_main():
+        save_checkpoint(path, unwrap(model), optimizer=optimizer.state_dict(),
+                        scheduler=None if scheduler is None else scheduler.state_dict(), epoch=epoch, epochs=epochs,
+                        history=history.epoch, history_steps=history.step, rng=rngs, world_size=world_size(),
+                        loader=loader.state_dict() if callable(getattr(loader, "state_dict", None)) else None)
+
+
+def load_training_state(path, model, optimizer, scheduler, loader, history, epochs: int) -> int:
+    """Restore what :func:`save_training_state` wrote, in place; returns the epochs already done.
+
+    Raises:
+        CheckpointError: not a training state, written by another number of processes, or states
+            that do not fit the model, optimizer and scheduler.
+        ValueError: a run of another number of epochs, or one that has finished.
+    """
+    state = load_checkpoint(path)                   # sha256 checked
+    missing = [k for k in ("optimizer", "epoch", "rng", "history") if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a training state written by fit(checkpoint=...) (it has no "
+                              f"{', '.join(missing)}), so there is nothing to resume from; start without resume")
+    if state.get("world_size", 1) != world_size():
+        raise CheckpointError(f"{path} was written by a run of {state.get('world_size', 1)} process(es), this run has "
+                              f"{world_size()}: resume with the same number of processes (each one's share of the "
+                              f"data and its random state depend on it)")
+    if state.get("epochs", epochs) != epochs:
+        raise ValueError(f"{path} belongs to a run of {state['epochs']} epochs (its learning-rate schedule too); "
+                         f"resume it with epochs={state['epochs']}, not {epochs}")
+    if state["epoch"] >= epochs:
+        raise ValueError(f"{path} has done all {epochs} epochs already: nothing to resume")
+    try:
+        unwrap(model).load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path} does not fit this model, optimizer and scheduler ({' '.join(str(e).split())[:200]}): "
+                              f"resume with the settings the run started with") from None
+    if state.get("loader") is not None and callable(getattr(loader, "load_state_dict", None)):
+        loader.load_state_dict(state["loader"])
+    rng = state["rng"][rank()]
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    history.epoch.update({k: list(v) for k, v in state["history"].items()})
+    history.step.update({k: list(v) for k, v in state.get("history_steps", {}).items()})
+    return state["epoch"]

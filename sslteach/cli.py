@@ -3,6 +3,8 @@
     python -m sslteach pretrain simclr --epochs 50 --out checkpoints/simclr_long.pt
     python -m sslteach probe checkpoints/simclr_long.pt
     python -m sslteach notebooks --mode quick
+    torchrun --nproc_per_node=2 -m sslteach pretrain simclr --out checkpoints/simclr_2proc.pt
+    python -m sslteach pretrain simclr --epochs 50 --out checkpoints/simclr_long.pt --resume   # after an interruption
 
 Pre-training (:func:`sslteach.pretrained.pretrain`, with the method's classroom recipe unless
 flags change it) saves the encoder (``state_dict``), its ``config`` (``build_encoder(**config)``
@@ -29,7 +31,8 @@ from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
 from .pretrained import load_encoder, pretrain as pretrain_encoder
 from .recipes import METHODS, RECIPES
-from .checkpoint import CheckpointError, load_checkpoint
+from . import distributed
+from .checkpoint import CheckpointError, checksum_path, load_checkpoint
 from .utils import REPO_ROOT, check_number, check_out_path, get_device
 
 PROG = "python -m sslteach"
@@ -69,7 +72,19 @@ def pretrain(args: argparse.Namespace) -> dict:
                          f"settings are {', '.join(RECIPES[args.method])}")
     device = get_device(args.device)             # all checked before training, not after it
     check_out_path(args.out, "--out")
-    run = pretrain_encoder(args.method, seed=args.seed, device=device, **overrides)
+    state = args.out.with_name(f"{args.out.stem}.state.pt")   # the training state after every epoch, for --resume
+    group = distributed.setup()                  # under torchrun: join its processes (one process otherwise)
+    try:
+        run = pretrain_encoder(args.method, seed=args.seed, device=None if group.distributed else device,
+                               checkpoint=state, resume=args.resume, **overrides)
+        if group.is_main:                        # one process probes, prints and writes the checkpoint
+            return _probe_and_save(args, run, group.device if group.distributed else device, state)
+        return {}
+    finally:
+        distributed.cleanup()
+
+
+def _probe_and_save(args: argparse.Namespace, run, device, state: Path) -> dict:
     encoder, n = run.encoder, run.recipe["n_per_class"]
     train = load_cifar10("train", n_per_class=n)
     test = load_cifar10("test", n_per_class=n and max(2, n // 5))
@@ -81,7 +96,11 @@ def pretrain(args: argparse.Namespace) -> dict:
     run.save(args.out, metrics=table[args.method],
              args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in NOT_SAVED},
              command=f"{PROG} {shlex.join(args.argv)}")
-    print(f"saved {args.out} ({run.info['seconds']:.0f} s of training on {device})")
+    for done in (state, checksum_path(state)):  # finished: nothing left to resume
+        done.unlink(missing_ok=True)
+    procs = run.info["processes"]
+    print(f"saved {args.out} ({run.info['seconds']:.0f} s of training on {device}"
+          f"{f', {procs} processes' if procs > 1 else ''})")
     return table[args.method]
 
 
@@ -246,7 +265,10 @@ def parser() -> argparse.ArgumentParser:
                      help="any other recipe setting, e.g. --set queue_size=1024 --set stop_gradient=False "
                           "(sslteach.recipes.RECIPES lists each method's settings)")
     pre.add_argument("--seed", type=number(int, low=0, high=2**32 - 1), default=0)
-    pre.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
+    pre.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available; under torchrun "
+                     "each process's own GPU, or the CPU)")
+    pre.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT's training state "
+                     "(OUT with .state.pt, written after every epoch) with the same settings")
     pre.set_defaults(func=pretrain)
 
     pr = sub.add_parser("probe", parents=[common], help="linear probe and kNN of a saved encoder on CIFAR-10 10k/2k")

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .batches import as_float_images
+from .distributed import info_nce_distributed, world_size
 from .models import ConvEncoder, ProjectionHead
 from .utils import check_number, unit_rows
 from .views import check_augment, check_views, checked_views
@@ -251,7 +252,8 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
     Returns:
         ``step(model, batch) -> (loss, {"acc": contrastive accuracy})`` for a :class:`SimCLR`
         model; ``batch`` is images (N, C, H, W), uint8 or float in [0, 1], or a tuple whose
-        first item is the images (labels are ignored).
+        first item is the images (labels are ignored). Under torchrun the loss is
+        :func:`sslteach.distributed.info_nce_distributed`: the views of every process are negatives.
 
     Examples:
         >>> step = simclr_step(TwoViews(simclr_augment(32)), temperature=0.2)
@@ -265,7 +267,10 @@ def simclr_step(augment: Callable, temperature: float = 0.5) -> Callable:
         x1, x2 = checked_views(augment(x))           # two random views: (N, C, H, W) each
         _, z = model(torch.cat([x1, x2]))            # (2N, D): one pass, BatchNorm sees both views
         z1, z2 = z.chunk(2)                          # (N, D) each; z1[i], z2[i] are positives
-        loss = info_nce(z1, z2, temperature)         # -log softmax(sim/τ)[positive], mean over 2N
+        if world_size() > 1:                         # torchrun: every process's views are negatives too
+            loss = info_nce_distributed(z1, z2, temperature)
+        else:
+            loss = info_nce(z1, z2, temperature)     # -log softmax(sim/τ)[positive], mean over 2N
         return loss, {"acc": contrastive_accuracy(z1, z2)}
 
     return step

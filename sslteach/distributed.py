@@ -7,7 +7,7 @@ parameter gradients over the ranks after every backward pass, so all copies stay
 
     info = setup()                                  # the process group; world 1 under plain python
     model = wrap_ddp(convert_sync_batchnorm(model, info), info)
-    loader = ShardedLoader(images, batch_size=128, seed=0)   # this rank's share, new every epoch
+    loader = ShardedLoader(images, batch_size=128, seed=0)   # sslteach.batches: this rank's share, new every epoch
     loss = info_nce_distributed(z1, z2, 0.2)        # negatives from every rank, with gradients
     if is_main(): save(...)                         # one rank logs and writes files
     cleanup()
@@ -159,84 +159,6 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-# ---- data: each rank its own share ---------------------------------------------------------------
-
-def rank_seed(seed: int, rank: int) -> int:
-    """The seed of rank ``rank``'s random augmentations: ``seed`` itself on rank 0, and a different,
-    reproducible seed on every other rank (``(seed + rank · 0x9E3779B9) mod 2³²``: the factor is
-    odd, so no two ranks of a run share a seed)."""
-    seed = check_number(seed, "seed", low=0, high=2**32 - 1, integer=True, hint="e.g. seed=0")
-    rank = check_number(rank, "rank", low=0, integer=True, hint="this process's rank, 0 .. world_size - 1")
-    return (seed + rank * 0x9E3779B9) % 2**32
-
-
-def shard(n: int, rank: int, world: int, seed: int = 0, epoch: int = 0) -> torch.Tensor:
-    """Indices of the examples that rank ``rank`` trains on in ``epoch``: (n // world,) int64.
-
-    Every rank draws the same permutation (same ``seed`` and ``epoch``), drops its last
-    ``n % world`` positions, so that all ranks get equally many examples and run the same number
-    of steps (a collective waits for every rank), and takes every ``world``-th position::
-
-        order = permutation of range(n)          # the same on every rank
-        mine  = order[:n - n % world][rank::world]
-
-    The shares are disjoint, and batch k (of size B) of all ranks together is positions
-    k·W·B .. (k+1)·W·B - 1 of ``order``: batch k of one process with batch size W·B. The
-    permutation of ``epoch`` is the ``epoch + 1``-th ``torch.randperm(n)`` drawn from
-    ``torch.Generator().manual_seed(seed)``, the order of ``TensorLoader(seed=seed)``'s pass number
-    ``epoch + 1``: with ``world=1`` a run sees today's batches, and a resumed run needs only the epoch.
-    """
-    n = check_number(n, "n", low=1, integer=True, hint="the number of examples")
-    world = check_number(world, "world", low=1, integer=True, hint="the number of processes, world_size()")
-    rank = check_number(rank, "rank", low=0, high=world - 1, integer=True, hint=f"a rank of the {world} processes")
-    seed = check_number(seed, "seed", low=0, integer=True, hint="the same seed on every rank, e.g. seed=0")
-    epoch = check_number(epoch, "epoch", low=0, integer=True, hint="epochs count from 0")
-    if n < world:
-        raise ValueError(f"{n} examples cannot be shared by {world} processes (each needs at least one); use "
-                         f"more data or fewer processes")
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epoch + 1):                   # epoch + 1 draws: milliseconds for 10,000 examples
-        order = torch.randperm(n, generator=generator)
-    return order[:n - n % world][rank::world]
-
-
-class ShardedLoader:
-    """Batches of this rank's share (:func:`shard`) of in-memory tensors, a new share every epoch.
-
-    ``batch_size`` is one rank's batch (the effective batch is ``world · batch_size``); the last
-    incomplete batch is dropped, so every rank runs the same number of steps. Each pass is the next
-    epoch (set ``loader.epoch`` to resume). ``seed`` must be the same on every rank; ``rank`` and
-    ``world`` default to :func:`rank` and :func:`world_size`. With one process it yields the batches
-    of ``TensorLoader(*tensors, batch_size=batch_size, drop_last=True, seed=seed)``.
-    """
-
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int = 0, rank: int | None = None,
-                 world: int | None = None):
-        if not tensors or not all(torch.is_tensor(t) and t.ndim > 0 for t in tensors):
-            raise TypeError("ShardedLoader takes tensors with one row per example, e.g. ShardedLoader(images, "
-                            "labels, batch_size=128)")
-        if len({len(t) for t in tensors}) != 1:
-            raise ValueError(f"all tensors need the same length, got {[len(t) for t in tensors]}")
-        self.world = world_size() if world is None else world
-        self.rank = (dist.get_rank() if _active() else 0) if rank is None else rank
-        shard(len(tensors[0]), self.rank, self.world, seed)          # checks n, rank, world and seed
-        share = len(tensors[0]) // self.world
-        self.batch_size = check_number(batch_size, "batch_size", low=1, high=share, integer=True,
-                                       hint=f"each of the {self.world} processes has {share} examples")
-        self.tensors, self.seed, self.epoch = tensors, seed, 0
-
-    def __len__(self) -> int:
-        return len(self.tensors[0]) // self.world // self.batch_size
-
-    def __iter__(self):
-        mine = shard(len(self.tensors[0]), self.rank, self.world, self.seed, self.epoch)  # (n // W,)
-        self.epoch += 1
-        for i in range(len(self)):
-            idx = mine[i * self.batch_size:(i + 1) * self.batch_size]                      # (B,)
-            batch = tuple(t[idx] for t in self.tensors)
-            yield batch[0] if len(batch) == 1 else batch
-
-
 # ---- negatives from every rank -------------------------------------------------------------------
 
 class _GatherWithGrad(torch.autograd.Function):
@@ -332,6 +254,16 @@ def average(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         value /= world_size()
     return value
+
+
+def all_ranks(obj) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank (any picklable value); ``[obj]`` for one
+    process. Every rank must call it."""
+    if world_size() == 1:
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 # ---- the model: SyncBatchNorm and DDP ------------------------------------------------------------

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .batches import TensorLoader
+from . import distributed
+from .batches import ShardedLoader, TensorLoader, rank_seed
 from .checkpoint import CheckpointError, check_checkpoint_path, load_checkpoint, save_checkpoint
 from .data import SHA256, DataError, data_file, load_cifar10
 from .models import Encoder, build_encoder
@@ -32,6 +33,8 @@ from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
 SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256
+# the methods that train under torchrun: their steps only call model(x), so DDP sees every gradient
+DISTRIBUTED = ("simclr", "rotation", "autoencoder")
 
 @dataclass
 class PretrainRun:
@@ -83,7 +86,8 @@ def initial_encoder(method: str, seed: int = 0, **overrides) -> Encoder:
 
 
 def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torch.device | str | None = None,
-             progress: bool = True, quick: bool = False, **overrides) -> PretrainRun:
+             progress: bool = True, quick: bool = False, *, checkpoint: str | Path | None = None,
+             resume: bool = False, sync_batchnorm: bool | None = None, **overrides) -> PretrainRun:
     """Pre-train an encoder on the shipped CIFAR-10 training images (no labels) with a recipe.
 
     The loop is :func:`sslteach.train.fit` with the method's step function, AdamW, a linear warm-up
@@ -100,7 +104,20 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
         progress: show a progress bar.
         quick: apply :data:`QUICK_RECIPE` (1 epoch on 50 images per class): only to check that
             code runs.
+        checkpoint: a training-state file written after every epoch (:func:`sslteach.train.fit`),
+            to continue an interrupted run with ``resume=True``.
+        resume: continue from ``checkpoint``: the same final weights as an uninterrupted run (on
+            the CPU, bit for bit).
+        sync_batchnorm: under torchrun, BatchNorm statistics over all processes (SimCLR's choice);
+            default on for several GPUs, off on the CPU (PyTorch's SyncBatchNorm is GPU-only).
         **overrides: recipe settings to change (see :data:`RECIPES`).
+
+    Under ``torchrun --nproc_per_node=W`` (:mod:`sslteach.distributed`: call ``setup()`` first, as
+    the command line does) the recipe's ``batch_size`` is the global batch: each process trains on
+    its own shard with ``batch_size / W`` images, draws its own augmentations (seed
+    ``rank_seed(seed, rank)``), SimCLR's negatives come from every process, and DDP averages the
+    gradients, so a step equals one process's step on the whole batch (up to BatchNorm, whose
+    statistics stay per process unless synchronised). Methods: :data:`DISTRIBUTED`.
 
     Returns:
         A :class:`PretrainRun`: ``.encoder`` (on ``device``, eval mode), ``.model``, ``.history``
@@ -113,6 +130,13 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     check_number(seed, "seed", low=0, high=2**32 - 1, integer=True, hint="e.g. seed=0")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    if sync_batchnorm is not None and not isinstance(sync_batchnorm, bool):
+        raise TypeError(f"sync_batchnorm must be True, False or None (None: on for several GPUs), got {sync_batchnorm!r}")
+    group = distributed.setup() if distributed.world_size() > 1 else None   # the group torchrun's processes joined
+    world = distributed.world_size()
+    if world > 1:
+        _check_distributed(method, recipe, world, device, group)
+        device = group.device
     device = get_device(device)
     train = load_cifar10("train", n_per_class=recipe["n_per_class"])
     n_batches = len(train.images) // recipe["batch_size"]
@@ -121,16 +145,38 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
                          f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(train.images)}")
     set_seed(seed)
     model, step, encoder = build_method(method, recipe)
-    loader = TensorLoader(train.images, batch_size=recipe["batch_size"], drop_last=True, seed=seed)
+    if world > 1:   # the same initial weights everywhere (DDP also broadcasts rank 0's), then each its own views
+        set_seed(rank_seed(seed, distributed.rank()))
+        loader = ShardedLoader(train.images, batch_size=recipe["batch_size"] // world, seed=seed)
+        sync = device.type == "cuda" if sync_batchnorm is None else sync_batchnorm
+        model = distributed.wrap_ddp(distributed.convert_sync_batchnorm(model, group, enabled=sync), group)
+    else:
+        loader = TensorLoader(train.images, batch_size=recipe["batch_size"], drop_last=True, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     sched = cosine_schedule(opt, recipe["epochs"] * len(loader),
                             warmup_steps=int(recipe["warmup_epochs"] * len(loader)))
     start = time.perf_counter()
-    history = fit(model, step, loader, opt, recipe["epochs"], scheduler=sched, device=device,
-                  progress=progress, desc=f"{method} pre-training")
+    history = fit(model, step, loader, opt, recipe["epochs"], scheduler=sched, device=device, checkpoint=checkpoint,
+                  resume=resume, progress=progress, desc=f"{method} pre-training")
     info = dict(method=method, recipe=recipe, seed=seed, seconds=time.perf_counter() - start,
-                device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick)
-    return PretrainRun(encoder.eval(), model.eval(), history, info)
+                device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick,
+                processes=world)
+    return PretrainRun(encoder.eval(), distributed.unwrap(model).eval(), history, info)
+
+
+def _check_distributed(method: str, recipe: dict, world: int, device, group) -> None:
+    """What a run on several processes needs, checked on every process before any data is loaded."""
+    if method not in DISTRIBUTED:
+        raise ValueError(f"{method} does not train under torchrun yet (its {'EMA copy and queue' if method == 'moco' else 'EMA copy, predictor or batch statistics'} "
+                         f"would need each process to share more than gradients): train it in one process, or use "
+                         f"one of {', '.join(DISTRIBUTED)}")
+    batch = recipe["batch_size"]
+    if batch % world:
+        raise ValueError(f"batch_size={batch} is the global batch, shared by the {world} processes, so it must be a "
+                         f"multiple of {world}: e.g. batch_size={max(world, batch - batch % world)}")
+    if device is not None and torch.device(device).type != group.device.type:
+        raise ValueError(f"device={device!r}, but this process of the torchrun group trains on {group.device} "
+                         f"(backend {group.backend}): leave device out under torchrun")
 
 
 def save_pretrained(path: str | Path, encoder: Encoder, info: dict, **extra) -> Path:

@@ -27,6 +27,7 @@ from .data import per_class_indices
 from .probe import extract_features, knn_accuracy, linear_probe
 from .models import ConvEncoder, Encoder, ProjectionHead
 from .batches import as_float_images, infer_batches
+from .distributed import unwrap
 
 
 def circular_mask(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -200,7 +201,7 @@ def rotation_step(k: int | None = None):
         k = _check_k(k)  # fail now, not at the first batch
 
     def step(model: RotNet, batch):
-        kk = _model_k(model, k)
+        kk = _model_k(unwrap(model), k)                         # unwrap: a DDP wrapper under torchrun
         x_rot, y = rotate_batch(as_float_images(batch), kk)   # (kN, C, H, W), (kN,)
         logits = model(x_rot)                                   # (kN, k)
         loss = F.cross_entropy(logits, y)

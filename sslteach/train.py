@@ -24,7 +24,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import check_checkpoint_path, save_checkpoint
+from .checkpoint import check_checkpoint_path, load_training_state, save_training_state
+from .distributed import average, is_main, world_size
 from .utils import check_number, get_device
 
 
@@ -80,7 +81,7 @@ def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
 def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.Optimizer,
         epochs: int = 1, *, scheduler=None, device: torch.device | str | None = None,
         amp: bool = True, evaluate: Callable | None = None, checkpoint: str | Path | None = None,
-        progress: bool = True, desc: str = "train") -> History:
+        resume: bool = False, progress: bool = True, desc: str = "train") -> History:
     """Train ``model`` for ``epochs`` passes over ``loader``.
 
     Args:
@@ -97,11 +98,21 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
             (float16 with loss scaling on GPUs without bf16) and on CPUs with bfloat16
             instructions; plain float32 elsewhere or with ``amp=False``.
         evaluate: ``evaluate(model) -> {"name": value}`` called after each epoch (model in eval mode).
-        checkpoint: file written atomically after each epoch with the model's and optimizer's
-            ``state_dict``, the epoch and the history (read it back with
+        checkpoint: file written atomically after each epoch with the model's, optimizer's and
+            scheduler's ``state_dict``, the epoch, the history, the random number generators' states
+            (of every process) and the loader's (read it back with
             :func:`sslteach.checkpoint.load_checkpoint`).
-        progress: show a progress bar.
+        resume: continue from ``checkpoint`` (which must exist): the model, optimizer, scheduler,
+            history, random states and loader come back as they were after its epoch, and
+            training goes on with the next one. On the CPU the result equals an uninterrupted run
+            bit for bit (a loader without ``state_dict``, e.g. a ``DataLoader``, reshuffles anew).
+        progress: show a progress bar (on the main process only, under torchrun).
         desc: its label.
+
+    Under torchrun (several processes, :mod:`sslteach.distributed`) every process calls ``fit``
+    with its DDP-wrapped model and its own shard of the data; the logged loss is the mean over the
+    processes (so a diverging process stops them all), and only the main process writes the
+    checkpoint.
 
     Returns:
         History with per-epoch ``loss``, ``time`` (seconds), ``lr``, the step's extra values and
@@ -112,15 +123,17 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
             names the epoch, the step, the learning rate and the batch size.
     """
     epochs, n_batches, checkpoint = _check_fit_arguments(model, step, loader, optimizer, epochs, scheduler,
-                                                         evaluate, amp, progress, checkpoint)
+                                                         evaluate, amp, progress, checkpoint, resume)
     device = get_device(device)
     model.to(device)
     dtype = amp_dtype(device, amp)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     history = History()
-    bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, unit="step")
+    done = load_training_state(checkpoint, model, optimizer, scheduler, loader, history, epochs) if resume else 0
+    bar = tqdm(total=epochs * n_batches, initial=done * n_batches, desc=desc, disable=not progress or not is_main(),
+               unit="step")
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
             model.train()
             sums, count, start = {}, 0, time.perf_counter()
             for i, batch in enumerate(loader, 1):
@@ -128,7 +141,8 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     out = step(model, batch)
                 loss, extra = _loss_and_extra(out)
-                value = loss.detach().float().item()  # one sync per step, also the history's value
+                # one sync per step, also the history's value: under torchrun the mean over the processes
+                value = (average(loss) if world_size() > 1 else loss.detach()).float().item()
                 if not math.isfinite(value):
                     raise FloatingPointError(_diverged(value, epoch, epochs, i, n_batches, optimizer, batch))
                 optimizer.zero_grad(set_to_none=True)
@@ -163,15 +177,15 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
                 summary.update(_evaluated(results, summary))
             history.add(history.epoch, summary)
             if checkpoint is not None:
-                save_checkpoint(checkpoint, model, optimizer=optimizer.state_dict(), epoch=epoch,
-                                history=history.epoch)
+                save_training_state(checkpoint, model, optimizer, scheduler, loader, history, epoch, epochs)
     finally:
         bar.close()
     model.eval()
     return history
 
 
-def _check_fit_arguments(model, step, loader, optimizer, epochs, scheduler, evaluate, amp, progress, checkpoint):
+def _check_fit_arguments(model, step, loader, optimizer, epochs, scheduler, evaluate, amp, progress, checkpoint,
+                         resume=False):
     """``fit``'s arguments checked before anything runs: ``(epochs, len(loader), checkpoint path or None)``."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -191,11 +205,17 @@ def _check_fit_arguments(model, step, loader, optimizer, epochs, scheduler, eval
                         f"got {type(scheduler).__name__}")
     if evaluate is not None and not callable(evaluate):
         raise TypeError(f"evaluate must be a function evaluate(model) -> {{'name': value}}, got {type(evaluate).__name__}")
-    for flag, name in ((amp, "amp"), (progress, "progress")):
+    for flag, name in ((amp, "amp"), (progress, "progress"), (resume, "resume")):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
     if checkpoint is not None:
         checkpoint = check_checkpoint_path(checkpoint)  # before training, not after the first epoch
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=, the file that fit writes after every epoch and resumes from")
+    if resume and not checkpoint.is_file():
+        raise FileNotFoundError(f"resume=True, but there is no checkpoint at {checkpoint} to resume from: it is "
+                                f"written after every epoch of a run with checkpoint={str(checkpoint)!r}; start "
+                                f"without resume")
     return epochs, n_batches, checkpoint
 
 

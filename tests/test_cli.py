@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -81,3 +84,52 @@ def test_set_passes_any_recipe_setting_and_sweep_lists_and_runs(tmp_path, capsys
     assert "simclr-ablations" in capsys.readouterr().out
     assert cli.main(["sweep", "no-such-experiment"]) == 2
     assert "no experiment named 'no-such-experiment'" in capsys.readouterr().err
+
+
+SMALL = ["--epochs", "2", "--n-per-class", "4", "--batch-size", "8", "--device", "cpu"]   # 5 steps an epoch
+
+
+def test_resume_continues_an_interrupted_pretrain_to_the_same_weights(tmp_path, monkeypatch, capsys):
+    import sslteach.recipes as recipes
+    full = tmp_path / "full.pt"
+    assert cli.main(["pretrain", "simclr", *SMALL, "--out", full]) == 0
+    assert not (tmp_path / "full.state.pt").exists()                   # finished: nothing left to resume
+    real, calls = recipes.simclr_step, []
+
+    def interrupted(*args, **kwargs):                                  # Ctrl-C at the first step of epoch 2
+        step = real(*args, **kwargs)
+
+        def counting(model, batch):
+            calls.append(1)
+            if len(calls) == 6:
+                raise KeyboardInterrupt
+            return step(model, batch)
+        return counting
+
+    monkeypatch.setattr(recipes, "simclr_step", interrupted)
+    part = tmp_path / "part.pt"
+    assert cli.main(["pretrain", "simclr", *SMALL, "--out", part]) == 130
+    assert (tmp_path / "part.state.pt").is_file() and not part.exists()
+    monkeypatch.setattr(recipes, "simclr_step", real)
+    assert cli.main(["pretrain", "simclr", *SMALL, "--out", part, "--resume"]) == 0
+    a, b = torch.load(full, weights_only=True), torch.load(part, weights_only=True)
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])   # bit for bit
+    assert a["history"]["loss"] == b["history"]["loss"]
+    capsys.readouterr()
+    assert cli.main(["pretrain", "simclr", *SMALL, "--out", tmp_path / "new.pt", "--resume"]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_torchrun_pretrain_trains_two_processes_and_one_writes(tmp_path):
+    out = tmp_path / "two.pt"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "sslteach", "pretrain", "simclr", "--epochs", "1", "--n-per-class", "4",
+                           "--batch-size", "16", "--out", str(out)], capture_output=True, text=True, env=env,
+                          timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("saved ") == 1 and "2 processes" in proc.stdout      # rank 0 alone reports
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["processes"] == 2 and ckpt["recipe"]["batch_size"] == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two.pt", "two.pt.sha256"]

@@ -17,9 +17,10 @@ from torch import nn
 
 from sslteach import TensorLoader, info_nce
 from sslteach import distributed
-from sslteach.distributed import (DistributedInfo, ShardedLoader, average, cleanup, convert_sync_batchnorm,
-                                  gather, gather_keys, info_nce_distributed, is_main, no_sync, rank, rank_seed,
-                                  setup, shard, unwrap, world_size, wrap_ddp)
+from sslteach.batches import ShardedLoader, rank_seed, shard
+from sslteach.distributed import (DistributedInfo, average, cleanup, convert_sync_batchnorm,
+                                  gather, gather_keys, info_nce_distributed, is_main, no_sync, rank,
+                                  setup, unwrap, world_size, wrap_ddp)
 from sslteach.utils import get_device
 
 WORLD, N, DIM, IN_DIM, TAU = 2, 4, 5, 3, 0.3
@@ -248,7 +249,7 @@ def test_rank_seeds_differ(ranks):
     assert [res["seed"] for res in ranks] == [7, rank_seed(7, 1)] and ranks[1]["seed"] != 7
 
 
-# ---- shard, rank_seed, ShardedLoader (no processes needed) ---------------------------------------
+# ---- ShardedLoader (no processes needed) ---------------------------------------
 
 @pytest.mark.parametrize("n, world", [(10, 3), (12, 4), (7, 7), (5, 1)])
 def test_shard_is_disjoint_equal_and_covers_the_permutation_minus_the_remainder(n, world):
@@ -329,3 +330,116 @@ def test_one_process_model_helpers_change_nothing(plain_python):
     assert wrap_ddp(model, DistributedInfo()) is model and unwrap(model) is model
     with no_sync(model):
         model(torch.randn(5, 3)).sum().backward()
+
+
+# ---- pretrain under torchrun, end to end ---------------------------------------------------------
+# 40 images, a global batch of 16: two steps, each rank 8 images. For the comparison: no BatchNorm
+# and fixed views, so one process on the union batch computes exactly what the two processes compute
+# together; float64 and SGD instead of AdamW, so that float32 rounding (amplified by max-pooling's
+# choices after a step, and by Adam's normalised step on near-zero gradients) cannot hide a real
+# difference, nor fake one.
+PRETRAIN = dict(n_per_class=4, batch_size=16, epochs=1, progress=False)
+
+
+def fixed_views(x):
+    return x, x.flip(-1)
+
+
+class InFloat64(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model.double()
+
+    def forward(self, x):
+        return self.model(x.double())
+
+
+def simclr_without_batchnorm(method, recipe):
+    from sslteach.contrastive import simclr_step
+    from sslteach.recipes import build_method
+    model, _, encoder = build_method(method, recipe)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(parent, name, nn.Identity())
+    return InFloat64(model), simclr_step(fixed_views, recipe["temperature"]), encoder
+
+
+@contextlib.contextmanager
+def comparable_pretrain():
+    import sslteach.pretrained as pretrained
+    build, adamw = pretrained.build_method, torch.optim.AdamW
+    pretrained.build_method = simclr_without_batchnorm
+    torch.optim.AdamW = lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr)
+    try:
+        yield pretrained
+    finally:
+        pretrained.build_method, torch.optim.AdamW = build, adamw
+
+
+def pretrain_scenario(info, path):
+    from sslteach.pretrained import pretrain
+    with comparable_pretrain() as pretrained:
+        plain = pretrained.pretrain("simclr", seed=3, **PRETRAIN)
+    run = pretrain("simclr", seed=3, **PRETRAIN)        # the real recipe: BatchNorm per process, random views
+    if info.is_main:
+        run.save(path)
+    return dict(weights={k: v.clone() for k, v in plain.model.state_dict().items()}, loss=plain.history.step["loss"],
+                processes=run.info["processes"], device=run.info["device"])
+
+
+@pytest.fixture(scope="module")
+def pretrained_ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pretrain")
+    import functools
+    return run_ranks(functools.partial(pretrain_scenario, path=str(out / "simclr_2proc.pt")), out), out
+
+
+def test_two_process_pretrain_equals_one_process_on_the_union_batch(pretrained_ranks, plain_python):
+    ranks_, _ = pretrained_ranks
+    with comparable_pretrain() as pretrained:
+        one_ = pretrained.pretrain("simclr", seed=3, device="cpu", **PRETRAIN)
+    assert [r["processes"] for r in ranks_] == [WORLD, WORLD] and ranks_[0]["device"] == "cpu"
+    for name, w in one_.model.state_dict().items():
+        w0, w1 = ranks_[0]["weights"][name], ranks_[1]["weights"][name]
+        assert torch.equal(w0, w1), name                                 # DDP keeps the copies identical
+        assert torch.allclose(w0, w, rtol=0, atol=1e-12), name            # and equal to one process
+    moved = max((ranks_[0]["weights"][k] - w).abs().max().item()
+                for k, w in distributed_initial_weights().items())
+    assert moved > 1e-5                                                    # the steps changed the weights
+    assert ranks_[0]["loss"] == pytest.approx(one_.history.step["loss"], abs=1e-12)  # logged: the union's loss
+
+
+def distributed_initial_weights():
+    with comparable_pretrain() as pretrained:
+        torch.manual_seed(3)
+        from sslteach.recipes import recipe_for
+        return pretrained.build_method("simclr", recipe_for("simclr", **{k: v for k, v in PRETRAIN.items()
+                                                                        if k != "progress"}))[0].state_dict()
+
+
+def test_two_process_checkpoint_loads_and_probes_like_any_other(pretrained_ranks, plain_python):
+    from sslteach import extract_features, linear_probe, load_checkpoint, load_encoder
+    from sslteach.data import load_cifar10
+    _, out = pretrained_ranks
+    ckpt = load_checkpoint(out / "simclr_2proc.pt")                       # sha256 checked
+    assert ckpt["processes"] == WORLD and ckpt["recipe"]["batch_size"] == 16 and ckpt["method"] == "simclr"
+    encoder = load_encoder(out / "simclr_2proc.pt")
+    train, test = load_cifar10("train", n_per_class=4), load_cifar10("test", n_per_class=2)
+    acc = linear_probe(extract_features(encoder, train.images), train.labels, extract_features(encoder, test.images),
+                       test.labels)
+    assert 0 <= acc <= 1
+    assert sorted(p.name for p in out.iterdir() if "simclr" in p.name) == ["simclr_2proc.pt", "simclr_2proc.pt.sha256"]
+
+
+def test_pretrain_refuses_what_torchrun_cannot_run(monkeypatch):
+    import sslteach.pretrained as pretrained
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "setup", lambda: DistributedInfo(0, 2, 0, torch.device("cpu"), "gloo"))
+    with pytest.raises(ValueError, match="byol does not train under torchrun yet"):
+        pretrained.pretrain("byol", quick=True)
+    with pytest.raises(ValueError, match="global batch, shared by the 2 processes.*batch_size=16"):
+        pretrained.pretrain("simclr", quick=True, batch_size=17)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="leave device out under torchrun"):
+            pretrained.pretrain("simclr", quick=True, device="meta")

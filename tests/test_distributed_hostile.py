@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from sslteach.distributed import (DistributedInfo, ShardedLoader, average, convert_sync_batchnorm, gather,
-                                  info_nce_distributed, rank_seed, setup, shard, wrap_ddp)
+from sslteach.batches import ShardedLoader, rank_seed, shard
+from sslteach.distributed import (DistributedInfo, average, convert_sync_batchnorm, gather,
+                                  info_nce_distributed, setup, wrap_ddp)
 from test_distributed import ENV, run_ranks
 
 TORCHRUN = dict(WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="29500")
@@ -73,7 +74,7 @@ def test_timeout_must_be_positive(torchrun_env):
         setup(backend="gloo", timeout=0)
 
 
-# ---- shard, ShardedLoader, rank_seed -------------------------------------------------------------
+# ---- rank_seed -------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(n=10, rank=2, world=2), ValueError, r"rank must be an integer >= 0 and <= 1, got 2"),

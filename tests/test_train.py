@@ -5,7 +5,7 @@ from torch import nn
 
 from sslteach import train as train_module
 from sslteach.batches import TensorLoader
-from sslteach.checkpoint import load_checkpoint
+from sslteach.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sslteach.train import amp_dtype, cosine_schedule, fit
 
 
@@ -93,3 +93,66 @@ def test_fit_on_cuda_with_amp():
                torch.optim.Adam(model.parameters(), lr=1e-2), epochs=5, device="cuda", progress=False)
     assert next(model.parameters()).device.type == "cuda"
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+def _resumable(seed=0):
+    """A model with dropout (it draws random numbers), AdamW, a cosine schedule and a shuffling loader:
+    every piece of state a resumed run must restore."""
+    torch.manual_seed(seed)
+    x, y = toy_problem(96)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
+    loader = TensorLoader(x, y, batch_size=16, seed=seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    return model, loader, opt, cosine_schedule(opt, total_steps=4 * len(loader), warmup_steps=2)
+
+
+def test_resume_after_an_interruption_equals_the_uninterrupted_run_bit_for_bit(tmp_path):
+    model, loader, opt, sched = _resumable()
+    full = fit(model, classifier_step, loader, opt, epochs=4, scheduler=sched, device="cpu", progress=False)
+
+    calls = []
+    def interrupted_step(m, batch):                     # Ctrl-C at the first step of epoch 3
+        calls.append(1)
+        if len(calls) == 2 * len(loader) + 1:
+            raise KeyboardInterrupt
+        return classifier_step(m, batch)
+
+    path = tmp_path / "state.pt"
+    m2, l2, o2, s2 = _resumable()
+    with pytest.raises(KeyboardInterrupt):
+        fit(m2, interrupted_step, l2, o2, epochs=4, scheduler=s2, device="cpu", progress=False, checkpoint=path)
+    assert load_checkpoint(path)["epoch"] == 2
+    torch.manual_seed(123)                               # a new process: other random state, fresh objects
+    m3, l3, o3, s3 = _resumable()
+    resumed = fit(m3, classifier_step, l3, o3, epochs=4, scheduler=s3, device="cpu", progress=False,
+                  checkpoint=path, resume=True)
+    for a, b in zip(model.state_dict().values(), m3.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resumed.step["loss"] == full.step["loss"] and resumed["lr"] == full["lr"]
+    assert load_checkpoint(path)["epoch"] == 4
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    model, loader, opt, sched = _resumable()
+    with pytest.raises(ValueError, match="needs checkpoint="):
+        fit(model, classifier_step, loader, opt, epochs=2, device="cpu", progress=False, resume=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*start without resume"):
+        fit(model, classifier_step, loader, opt, epochs=2, device="cpu", progress=False, resume=True,
+            checkpoint=tmp_path / "none.pt")
+    path = tmp_path / "state.pt"
+    fit(model, classifier_step, loader, opt, epochs=2, scheduler=sched, device="cpu", progress=False, checkpoint=path)
+    with pytest.raises(ValueError, match="done all 2 epochs"):
+        fit(model, classifier_step, loader, opt, epochs=2, device="cpu", progress=False, checkpoint=path, resume=True)
+    with pytest.raises(ValueError, match="resume it with epochs=2"):
+        fit(model, classifier_step, loader, opt, epochs=5, device="cpu", progress=False, checkpoint=path, resume=True)
+    other = nn.Linear(2, 2)                             # another model: its weights do not fit the state
+    state = load_checkpoint(path)
+    state["epoch"], state["epochs"] = 1, 3
+    save_checkpoint(tmp_path / "s3.pt", model, **{k: v for k, v in state.items() if k != "model"})
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        fit(other, classifier_step, loader, torch.optim.SGD(other.parameters(), lr=0.1), epochs=3, device="cpu",
+            progress=False, checkpoint=tmp_path / "s3.pt", resume=True)
+    plain = tmp_path / "plain.pt"
+    save_checkpoint(plain, model)                       # weights only: not a training state
+    with pytest.raises(CheckpointError, match="not a training state"):
+        fit(model, classifier_step, loader, opt, epochs=2, device="cpu", progress=False, checkpoint=plain, resume=True)
