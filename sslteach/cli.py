@@ -76,7 +76,7 @@ def pretrain(args: argparse.Namespace) -> dict:
     group = distributed.setup()                  # under torchrun: join its processes (one process otherwise)
     try:
         run = pretrain_encoder(args.method, seed=args.seed, device=None if group.distributed else device,
-                               checkpoint=state, resume=args.resume, **overrides)
+                               checkpoint=state, resume=args.resume, accumulate=args.accumulate, **overrides)
         if group.is_main:                        # one process probes, prints and writes the checkpoint
             return _probe_and_save(args, run, group.device if group.distributed else device, state)
         return {}
@@ -269,6 +269,8 @@ def parser() -> argparse.ArgumentParser:
                      "each process's own GPU, or the CPU)")
     pre.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT's training state "
                      "(OUT with .state.pt, written after every epoch) with the same settings")
+    pre.add_argument("--accumulate", type=number(int, low=1), default=1, help="split each batch into this many "
+                     "whose gradients add up before one step: the same batch size in less memory")
     pre.set_defaults(func=pretrain)
 
     pr = sub.add_parser("probe", parents=[common], help="linear probe and kNN of a saved encoder on CIFAR-10 10k/2k")

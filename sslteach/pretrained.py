@@ -87,7 +87,8 @@ def initial_encoder(method: str, seed: int = 0, **overrides) -> Encoder:
 
 def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torch.device | str | None = None,
              progress: bool = True, quick: bool = False, *, checkpoint: str | Path | None = None,
-             resume: bool = False, sync_batchnorm: bool | None = None, **overrides) -> PretrainRun:
+             resume: bool = False, sync_batchnorm: bool | None = None, accumulate: int = 1,
+             **overrides) -> PretrainRun:
     """Pre-train an encoder on the shipped CIFAR-10 training images (no labels) with a recipe.
 
     The loop is :func:`sslteach.train.fit` with the method's step function, AdamW, a linear warm-up
@@ -110,6 +111,9 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
             the CPU, bit for bit).
         sync_batchnorm: under torchrun, BatchNorm statistics over all processes (SimCLR's choice);
             default on for several GPUs, off on the CPU (PyTorch's SyncBatchNorm is GPU-only).
+        accumulate: split each batch of the recipe into this many smaller ones whose gradients
+            add up before one optimiser step (:func:`sslteach.train.fit`): the recipe's batch in
+            less memory. SimCLR's negatives then come from the smaller batches only.
         **overrides: recipe settings to change (see :data:`RECIPES`).
 
     Under ``torchrun --nproc_per_node=W`` (:mod:`sslteach.distributed`: call ``setup()`` first, as
@@ -143,24 +147,30 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     if n_batches < 1:
         raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {len(train.images)} training images "
                          f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(train.images)}")
+    accumulate = check_number(accumulate, "accumulate", low=1, integer=True, hint="e.g. accumulate=4")
+    per_step = recipe["batch_size"] // world                  # one process's share of an optimiser step
+    if per_step % accumulate:
+        raise ValueError(f"accumulate={accumulate} must divide the batch of {per_step} images that each of the {world} "
+                         f"process(es) gets (batch_size={recipe['batch_size']}): e.g. accumulate="
+                         f"{max(d for d in range(1, accumulate + 1) if per_step % d == 0)}")
     set_seed(seed)
     model, step, encoder = build_method(method, recipe)
     if world > 1:   # the same initial weights everywhere (DDP also broadcasts rank 0's), then each its own views
         set_seed(rank_seed(seed, distributed.rank()))
-        loader = ShardedLoader(train.images, batch_size=recipe["batch_size"] // world, seed=seed)
+        loader = ShardedLoader(train.images, batch_size=per_step // accumulate, seed=seed)
         sync = device.type == "cuda" if sync_batchnorm is None else sync_batchnorm
         model = distributed.wrap_ddp(distributed.convert_sync_batchnorm(model, group, enabled=sync), group)
     else:
-        loader = TensorLoader(train.images, batch_size=recipe["batch_size"], drop_last=True, seed=seed)
+        loader = TensorLoader(train.images, batch_size=per_step // accumulate, drop_last=True, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
-    sched = cosine_schedule(opt, recipe["epochs"] * len(loader),
-                            warmup_steps=int(recipe["warmup_epochs"] * len(loader)))
+    steps = -(-len(loader) // accumulate)                     # optimiser steps an epoch
+    sched = cosine_schedule(opt, recipe["epochs"] * steps, warmup_steps=int(recipe["warmup_epochs"] * steps))
     start = time.perf_counter()
     history = fit(model, step, loader, opt, recipe["epochs"], scheduler=sched, device=device, checkpoint=checkpoint,
-                  resume=resume, progress=progress, desc=f"{method} pre-training")
+                  resume=resume, accumulate=accumulate, progress=progress, desc=f"{method} pre-training")
     info = dict(method=method, recipe=recipe, seed=seed, seconds=time.perf_counter() - start,
                 device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick,
-                processes=world)
+                processes=world, accumulate=accumulate)
     return PretrainRun(encoder.eval(), distributed.unwrap(model).eval(), history, info)
 
 

@@ -14,6 +14,7 @@ Examples:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -25,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoint import check_checkpoint_path, load_training_state, save_training_state
-from .distributed import average, is_main, world_size
+from .distributed import average, is_main, no_sync, world_size
 from .utils import check_number, get_device
 
 
@@ -81,7 +82,7 @@ def amp_dtype(device: torch.device, amp: bool = True) -> torch.dtype | None:
 def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.Optimizer,
         epochs: int = 1, *, scheduler=None, device: torch.device | str | None = None,
         amp: bool = True, evaluate: Callable | None = None, checkpoint: str | Path | None = None,
-        resume: bool = False, progress: bool = True, desc: str = "train") -> History:
+        resume: bool = False, accumulate: int = 1, progress: bool = True, desc: str = "train") -> History:
     """Train ``model`` for ``epochs`` passes over ``loader``.
 
     Args:
@@ -106,6 +107,12 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
             history, random states and loader come back as they were after its epoch, and
             training goes on with the next one. On the CPU the result equals an uninterrupted run
             bit for bit (a loader without ``state_dict``, e.g. a ``DataLoader``, reshuffles anew).
+        accumulate: gradient accumulation: sum the gradients of this many consecutive batches
+            (each loss scaled by 1/their number) before one optimiser and scheduler step, the
+            one-machine way to a larger batch. For losses that are means over examples this is the
+            step of one batch that many times larger; a contrastive loss still finds its negatives
+            within each batch. An epoch's last group may be smaller. Under torchrun the processes
+            exchange gradients only at the group's last batch.
         progress: show a progress bar (on the main process only, under torchrun).
         desc: its label.
 
@@ -116,7 +123,7 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
 
     Returns:
         History with per-epoch ``loss``, ``time`` (seconds), ``lr``, the step's extra values and
-        the ``evaluate`` results; ``history.step["loss"]`` has every step's loss.
+        the ``evaluate`` results; ``history.step["loss"]`` has every batch's loss.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the training diverged); the message
@@ -124,6 +131,8 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
     """
     epochs, n_batches, checkpoint = _check_fit_arguments(model, step, loader, optimizer, epochs, scheduler,
                                                          evaluate, amp, progress, checkpoint, resume)
+    accumulate = check_number(accumulate, "accumulate", low=1, integer=True,
+                              hint="batches whose gradients add up before each optimiser step, e.g. 4")
     device = get_device(device)
     model.to(device)
     dtype = amp_dtype(device, amp)
@@ -137,24 +146,29 @@ def fit(model: torch.nn.Module, step: Callable, loader, optimizer: torch.optim.O
             model.train()
             sums, count, start = {}, 0, time.perf_counter()
             for i, batch in enumerate(loader, 1):
+                first, last = (i - 1) % accumulate == 0, i % accumulate == 0 or i == n_batches
+                group = min(accumulate, n_batches - (i - 1) // accumulate * accumulate)   # batches in i's group
+                if first:
+                    optimizer.zero_grad(set_to_none=True)
                 batch = to_device(batch, device)
-                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                    out = step(model, batch)
-                loss, extra = _loss_and_extra(out)
-                # one sync per step, also the history's value: under torchrun the mean over the processes
-                value = (average(loss) if world_size() > 1 else loss.detach()).float().item()
-                if not math.isfinite(value):
-                    raise FloatingPointError(_diverged(value, epoch, epochs, i, n_batches, optimizer, batch))
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
+                with contextlib.nullcontext() if last else no_sync(model):   # DDP: all-reduce at the group's end
+                    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                        out = step(model, batch)
+                    loss, extra = _loss_and_extra(out)
+                    # one sync per step, also the history's value: under torchrun the mean over the processes
+                    value = (average(loss) if world_size() > 1 else loss.detach()).float().item()
+                    if not math.isfinite(value):
+                        raise FloatingPointError(_diverged(value, epoch, epochs, i, n_batches, optimizer, batch))
+                    scaled = loss / group if group > 1 else loss
+                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                if last:
+                    if scaler is not None:
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        optimizer.step()
+                    if scheduler is not None:
+                        scheduler.step()
                 values = {"loss": value, **{k: _number(v, f"the step's value {k!r}") for k, v in extra.items()}}
                 history.add(history.step, values)
                 for k, v in values.items():

@@ -121,3 +121,12 @@ def test_shipped_encoder_is_checked_by_the_data_table(tmp_path, monkeypatch):
     file.unlink()
     with pytest.raises(DataError, match=f"{file.name} is missing"):
         shipped_encoder()
+
+
+def test_accumulate_splits_the_recipes_batch_and_keeps_the_step_count():
+    run = pretrained.pretrain("rotation", quick=True, n_per_class=4, batch_size=20, accumulate=2,
+                              progress=False)                                           # 40 images: 2 steps of 20
+    assert run.info["accumulate"] == 2 and len(run.history.step["loss"]) == 4             # 4 batches of 10
+    assert run.history["lr"][-1] == pytest.approx(0.0, abs=1e-12)                         # the schedule ran to its end
+    with pytest.raises(ValueError, match="accumulate=3 must divide the batch of 20 images.*e.g. accumulate=2"):
+        pretrained.pretrain("rotation", quick=True, batch_size=20, accumulate=3, progress=False)

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -156,3 +158,39 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
     save_checkpoint(plain, model)                       # weights only: not a training state
     with pytest.raises(CheckpointError, match="not a training state"):
         fit(model, classifier_step, loader, opt, epochs=2, device="cpu", progress=False, checkpoint=plain, resume=True)
+
+
+def test_accumulating_two_batches_is_one_step_on_a_batch_twice_as_large():
+    x, y = toy_problem(64)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2)).double()
+    runs = {}
+    for name, batch, accumulate in (("large", 16, 1), ("accumulated", 8, 2)):
+        model = copy.deepcopy(net)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        sched = cosine_schedule(opt, total_steps=2 * 4)               # 4 optimiser steps an epoch either way
+        loader = TensorLoader(x.double(), y, batch_size=batch, shuffle=False)
+        hist = fit(model, classifier_step, loader, opt, epochs=2, scheduler=sched, device="cpu", progress=False,
+                   accumulate=accumulate)
+        runs[name] = (model, hist, sched.last_epoch)
+    (large, h_large, steps_large), (acc, h_acc, steps_acc) = runs["large"], runs["accumulated"]
+    assert steps_large == steps_acc == 8 and len(h_acc.step["loss"]) == 2 * len(h_large.step["loss"])
+    for a, b in zip(large.parameters(), acc.parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+    assert not torch.allclose(large[0].weight, net[0].weight)           # training moved the weights
+
+
+def test_an_epochs_last_smaller_group_is_averaged_over_its_own_batches():
+    x, y = toy_problem(48)
+    torch.manual_seed(0)
+    net = nn.Linear(2, 2).double()
+    one, acc = copy.deepcopy(net), copy.deepcopy(net)
+    # 3 batches of 16 with accumulate=2: a group of 2, then a group of 1 (= a plain step)
+    fit(acc, classifier_step, TensorLoader(x.double(), y, batch_size=16, shuffle=False),
+        torch.optim.SGD(acc.parameters(), lr=0.5), epochs=1, device="cpu", progress=False, accumulate=2)
+    opt = torch.optim.SGD(one.parameters(), lr=0.5)
+    fit(one, classifier_step, [(x[:32].double(), y[:32]), (x[32:].double(), y[32:])], opt, epochs=1, device="cpu",
+        progress=False)
+    assert torch.allclose(one.weight, acc.weight, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="accumulate"):
+        fit(one, classifier_step, [(x, y)], opt, epochs=1, device="cpu", progress=False, accumulate=0)
