@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
 from .pretrained import load_encoder, pretrain as pretrain_encoder
@@ -76,12 +78,29 @@ def pretrain(args: argparse.Namespace) -> dict:
     group = distributed.setup()                  # under torchrun: join its processes (one process otherwise)
     try:
         run = pretrain_encoder(args.method, seed=args.seed, device=None if group.distributed else device,
-                               checkpoint=state, resume=args.resume, accumulate=args.accumulate, **overrides)
+                               checkpoint=state, resume=args.resume, accumulate=args.accumulate,
+                               images=_full_images(args.data, group), **overrides)
         if group.is_main:                        # one process probes, prints and writes the checkpoint
             return _probe_and_save(args, run, group.device if group.distributed else device, state)
         return {}
     finally:
         distributed.cleanup()
+
+
+FULL = {"cifar10-full": ("cifar10", "train"), "stl10": ("stl10", "train+unlabeled")}   # --data: opt-in downloads
+
+
+def _full_images(data: str, group):
+    """The images of ``--data`` (None: the shipped subset); under torchrun rank 0 downloads first."""
+    if data == "shipped":
+        return None
+    from .online import load_torchvision
+    if group.distributed and not group.is_main:
+        torch.distributed.barrier()              # wait for rank 0's download
+    images = load_torchvision(*FULL[data]).images
+    if group.distributed and group.is_main:
+        torch.distributed.barrier()
+    return images
 
 
 def _probe_and_save(args: argparse.Namespace, run, device, state: Path) -> dict:
@@ -269,6 +288,9 @@ def parser() -> argparse.ArgumentParser:
                      "each process's own GPU, or the CPU)")
     pre.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT's training state "
                      "(OUT with .state.pt, written after every epoch) with the same settings")
+    pre.add_argument("--data", choices=("shipped", *FULL), default="shipped", help="shipped: the 10,000 CIFAR-10 "
+                     "images in data/ (offline); cifar10-full (50,000) and stl10 (105,000 at 96x96, with the unlabelled "
+                     "split) are downloaded once by torchvision (online, opt-in); the probe afterwards is the shipped one")
     pre.add_argument("--accumulate", type=number(int, low=1), default=1, help="split each batch into this many "
                      "whose gradients add up before one step: the same batch size in less memory")
     pre.set_defaults(func=pretrain)

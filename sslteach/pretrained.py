@@ -88,7 +88,7 @@ def initial_encoder(method: str, seed: int = 0, **overrides) -> Encoder:
 def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torch.device | str | None = None,
              progress: bool = True, quick: bool = False, *, checkpoint: str | Path | None = None,
              resume: bool = False, sync_batchnorm: bool | None = None, accumulate: int = 1,
-             **overrides) -> PretrainRun:
+             images: torch.Tensor | None = None, **overrides) -> PretrainRun:
     """Pre-train an encoder on the shipped CIFAR-10 training images (no labels) with a recipe.
 
     The loop is :func:`sslteach.train.fit` with the method's step function, AdamW, a linear warm-up
@@ -114,6 +114,9 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
         accumulate: split each batch of the recipe into this many smaller ones whose gradients
             add up before one optimiser step (:func:`sslteach.train.fit`): the recipe's batch in
             less memory. SimCLR's negatives then come from the smaller batches only.
+        images: unlabelled uint8 images (N, C, H, W) to train on instead of the shipped CIFAR-10
+            subset, e.g. ``st.load_torchvision("stl10", "unlabeled").images`` (the recipe's
+            ``n_per_class`` must then be None: there are no classes to pick from).
         **overrides: recipe settings to change (see :data:`RECIPES`).
 
     Under ``torchrun --nproc_per_node=W`` (:mod:`sslteach.distributed`: call ``setup()`` first, as
@@ -142,11 +145,13 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
         _check_distributed(method, recipe, world, device, group)
         device = group.device
     device = get_device(device)
-    train = load_cifar10("train", n_per_class=recipe["n_per_class"])
-    n_batches = len(train.images) // recipe["batch_size"]
-    if n_batches < 1:
-        raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {len(train.images)} training images "
-                         f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(train.images)}")
+    if images is None:
+        images = load_cifar10("train", n_per_class=recipe["n_per_class"]).images
+    else:
+        _check_pretraining_images(images, recipe)
+    if len(images) // recipe["batch_size"] < 1:
+        raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {len(images)} training images "
+                         f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(images)}")
     accumulate = check_number(accumulate, "accumulate", low=1, integer=True, hint="e.g. accumulate=4")
     per_step = recipe["batch_size"] // world                  # one process's share of an optimiser step
     if per_step % accumulate:
@@ -154,14 +159,14 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
                          f"process(es) gets (batch_size={recipe['batch_size']}): e.g. accumulate="
                          f"{max(d for d in range(1, accumulate + 1) if per_step % d == 0)}")
     set_seed(seed)
-    model, step, encoder = build_method(method, recipe)
+    model, step, encoder = build_method(method, recipe, size=images.shape[-1])
     if world > 1:   # the same initial weights everywhere (DDP also broadcasts rank 0's), then each its own views
         set_seed(rank_seed(seed, distributed.rank()))
-        loader = ShardedLoader(train.images, batch_size=per_step // accumulate, seed=seed)
+        loader = ShardedLoader(images, batch_size=per_step // accumulate, seed=seed)
         sync = device.type == "cuda" if sync_batchnorm is None else sync_batchnorm
         model = distributed.wrap_ddp(distributed.convert_sync_batchnorm(model, group, enabled=sync), group)
     else:
-        loader = TensorLoader(train.images, batch_size=per_step // accumulate, drop_last=True, seed=seed)
+        loader = TensorLoader(images, batch_size=per_step // accumulate, drop_last=True, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     steps = -(-len(loader) // accumulate)                     # optimiser steps an epoch
     sched = cosine_schedule(opt, recipe["epochs"] * steps, warmup_steps=int(recipe["warmup_epochs"] * steps))
@@ -172,6 +177,18 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
                 device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick,
                 processes=world, accumulate=accumulate)
     return PretrainRun(encoder.eval(), distributed.unwrap(model).eval(), history, info)
+
+
+def _check_pretraining_images(images, recipe: dict) -> None:
+    if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+        what = f"a {images.dtype} tensor of shape {tuple(images.shape)}" if torch.is_tensor(images) else type(images).__name__
+        raise TypeError(f"images must be uint8 images (N, C, H, W) with C = 1 or 3, as the loaders give them "
+                        f"(st.load_torchvision('stl10', 'unlabeled').images), got {what}")
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"images must be square (the views are square crops), got {tuple(images.shape[-2:])}")
+    if recipe["n_per_class"] is not None:
+        raise ValueError(f"n_per_class={recipe['n_per_class']} picks images per class from the shipped set, but "
+                         f"images= has no classes: pass n_per_class=None, or select the images yourself")
 
 
 def _check_distributed(method: str, recipe: dict, world: int, device, group) -> None:

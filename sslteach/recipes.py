@@ -136,11 +136,12 @@ def checkpoint_name(method: str, recipe: dict | None = None, quick: bool = False
     return name.replace(".pt", "_quick.pt") if quick else name
 
 
-def build_method(method: str, recipe: dict):
-    """``(model, step, encoder)`` for a pre-training method; the encoder is what we keep."""
+def build_method(method: str, recipe: dict, size: int = 32):
+    """``(model, step, encoder)`` for a pre-training method; the encoder is what we keep. ``size``:
+    the side of the training images (the two-view methods crop their views to it)."""
     encoder = build_encoder(**recipe["encoder"])
     if method in ("simclr", "moco", "byol", "simsiam", "barlow"):
-        views = TwoViews(simclr_augment(32, recipe["strength"], colour=recipe["colour"], min_scale=recipe["min_scale"]))
+        views = TwoViews(simclr_augment(size, recipe["strength"], colour=recipe["colour"], min_scale=recipe["min_scale"]))
     if method == "simclr":
         model, step = SimCLR(encoder), simclr_step(views, recipe["temperature"])
     elif method == "rotation":

@@ -130,3 +130,16 @@ def test_accumulate_splits_the_recipes_batch_and_keeps_the_step_count():
     assert run.history["lr"][-1] == pytest.approx(0.0, abs=1e-12)                         # the schedule ran to its end
     with pytest.raises(ValueError, match="accumulate=3 must divide the batch of 20 images.*e.g. accumulate=2"):
         pretrained.pretrain("rotation", quick=True, batch_size=20, accumulate=3, progress=False)
+
+
+def test_pretrain_takes_other_unlabelled_images_of_any_square_size():
+    x = data.load_cifar10("train", n_per_class=2).images                                 # (20, 3, 32, 32)
+    big = torch.nn.functional.interpolate(x.float(), size=48).round().to(torch.uint8)      # (20, 3, 48, 48)
+    run = pretrained.pretrain("simclr", quick=True, n_per_class=None, batch_size=10, images=big, progress=False)
+    assert len(run.history.step["loss"]) == 2 and run.encoder(big[:2].float() / 255).shape == (2, 256)
+    with pytest.raises(ValueError, match="n_per_class=50 picks images per class"):
+        pretrained.pretrain("simclr", quick=True, images=big, progress=False)
+    with pytest.raises(TypeError, match="images must be uint8 images"):
+        pretrained.pretrain("simclr", quick=True, n_per_class=None, images=big.float(), progress=False)
+    with pytest.raises(ValueError, match="must be square"):
+        pretrained.pretrain("simclr", quick=True, n_per_class=None, images=big[..., :40], progress=False)
