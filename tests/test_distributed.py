@@ -354,10 +354,10 @@ class InFloat64(nn.Module):
         return self.model(x.double())
 
 
-def simclr_without_batchnorm(method, recipe):
+def simclr_without_batchnorm(method, recipe, size=32):
     from sslteach.contrastive import simclr_step
     from sslteach.recipes import build_method
-    model, _, encoder = build_method(method, recipe)
+    model, _, encoder = build_method(method, recipe, size)
     for parent in list(model.modules()):
         for name, child in parent.named_children():
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
