@@ -49,6 +49,7 @@ SHA256 = {
     "text/nltk/subjectivity.zip": "741f3371e1a4375051b874fd82fd55857b90975473c91c19a3101cbe17fc4d8c",
     "results/simclr.json": "e861af96cf6488cfdc5a450819200943cb50939cd8c12a63def65e010f190631",
     "results/autoencoders.json": "f1eb4a72d57bb2f55367cf70f58069c2f5fa2215b8293dd0ae67f6f3b01d600f",
+    "results/rotnet.json": "ab79b637f40c4d422b8614835594c92cd8a64777fe7296f475eb720ddc59b6d0",
 }
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
