@@ -251,9 +251,10 @@ def within(live: float, shipped: Measure | list, *, label: str, what: str = "see
             f"{shipped.what} (runs {', '.join(fmt(v) for v in shipped.values)}{unit}). "
             + ("This run is within the sweep's range widened by one standard deviation: an ordinary draw."
                if inside else
-               "This run is **outside** the sweep's range widened by one standard deviation: this machine, its "
-               "library versions or a changed recipe give other numbers than the shipped sweep; re-run the sweep "
-               "here to compare like with like."))
+               f"This run is **outside** the sweep's range widened by one standard deviation: either an unusual "
+               f"draw ({shipped.n} {shipped.what} estimate the spread only roughly), or this machine, its library "
+               f"versions or a changed recipe give other numbers than the shipped sweep; running the sweep here "
+               f"tells which."))
     return Finding(text, HOLDS if inside else NO_CLEAR, expected=True, explained=not inside, data={"live": live})
 
 
