@@ -258,13 +258,16 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
             bar.update(words)
             bar.set_postfix(loss=f"{loss / max(1, pairs):.3f}", lr=f"{rate:.4f}", refresh=False)
 
-    def diverged(epoch: int, loss: float) -> FloatingPointError:
+    def diverged(epoch: int, loss: float, vectors: bool = False) -> FloatingPointError:
         state["stop"] = True  # the other workers stop too
+        what = (f"some word vectors became NaN or infinite (the chunk's mean loss per pair was still {loss:.3g})"
+                if vectors else f"the mean loss per pair reached {loss:.3g}, while an untrained model starts at "
+                f"(1 + K) log 2 = {start_loss:.2f} and training should lower it")
+        threads = f", or fewer threads (workers={workers} now: their unlocked updates add up)" if workers > 1 else ""
         return FloatingPointError(
-            f"training diverged in epoch {epoch + 1}: the mean loss per pair reached {loss:.3g}, while an "
-            f"untrained model starts at (1 + K) log 2 = {start_loss:.2f} and training should lower it. The "
-            f"steps are too large for this corpus: lower the learning rate (lr={lr:g} now, try lr={lr / 4:g}) "
-            f"or the batch size (batch_size={batch_size} now, try batch_size={max(1, batch_size // 4)})")
+            f"training diverged in epoch {epoch + 1}: {what}. The steps are too large for this corpus: lower the "
+            f"learning rate (lr={lr:g} now, try lr={lr / 4:g}) or the batch size (batch_size={batch_size} now, try "
+            f"batch_size={max(1, batch_size // 4)}){threads}")
 
     def run_chunk(epoch: int, start: int, gen: torch.Generator) -> None:
         x, s = ids[start:start + chunk_words], sentence[start:start + chunk_words]
@@ -292,8 +295,10 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
             record(epoch, n_words * (i + 1) // n_batches - n_words * i // n_batches, loss, pairs, rate)
         if n_batches == 0:  # nothing left after subsampling
             record(epoch, n_words, 0.0, 0, lr)
-        elif chunk_loss > DIVERGED * start_loss * chunk_pairs or not bool(torch.isfinite(W_in).all()):
+        elif chunk_loss > DIVERGED * start_loss * chunk_pairs:
             raise diverged(epoch, chunk_loss / max(1, chunk_pairs))
+        elif not bool(torch.isfinite(W_in).all()):
+            raise diverged(epoch, chunk_loss / max(1, chunk_pairs), vectors=True)
 
     def worker(k: int) -> None:
         gen_k = torch.Generator(device).manual_seed(seed + 1 + k)
