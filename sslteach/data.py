@@ -48,7 +48,7 @@ SHA256 = {
     "text/nltk/state_union.zip": "366c1dc82b2abf896f42b2ec50ba802a0141a29f75d29ca48a7a243ce5bfbe8d",
     "text/nltk/subjectivity.zip": "741f3371e1a4375051b874fd82fd55857b90975473c91c19a3101cbe17fc4d8c",
     "results/simclr.json": "f087c79062ead2beb0479601608fdb1a2ed1b62d5dd2dd21c224b3dcee80148d",
-    "results/autoencoders.json": "f1eb4a72d57bb2f55367cf70f58069c2f5fa2215b8293dd0ae67f6f3b01d600f",
+    "results/autoencoders.json": "e394786d93d53178eb258a4d0a058b0481c19c13b35d7e566e8ab4fe8cf17d8d",
     "results/rotnet.json": "ab79b637f40c4d422b8614835594c92cd8a64777fe7296f475eb720ddc59b6d0",
     "results/simclr-ablations.json": "c1e240d4eee2b9e54059c8257e1b9e1fdc8d7b7b39cb147140608e45fd515320",
 }
