@@ -1,28 +1,14 @@
 """Text -> token ids, and token ids -> the tensors a transformer trains on.
 
 The package's tokenisation is a WordPiece vocabulary of 4,000 lower-cased subwords (BERT's scheme;
-Wu et al. 2016), trained in about 15 s on the pre-training sentences with HuggingFace ``tokenizers``
-and saved as one JSON file next to the checkpoint. Common words are one token (``the``, ``served``),
-rare ones split into pieces (``unforgettably`` -> ``un ##for ##get ##t ##ably``), so almost nothing
-is unknown: [UNK] only stands for a word with a character never seen in training, and
-:meth:`TextTokenizer.coverage` counts and lists those.
+Wu et al. 2016), trained on the pre-training sentences with HuggingFace ``tokenizers`` and saved as
+one JSON file next to the checkpoint. Common words are one token (``the``, ``served``), rare ones
+split into pieces (``unforgettably`` -> ``un ##for ##get ##t ##ably``), so almost nothing is
+unknown: [UNK] only stands for a word with a character never seen in training, and
+:meth:`TextTokenizer.coverage` counts and lists those. Whole words leave every rare word, name and
+number as [UNK]; characters need about five tokens a word, so a window of the same length sees
+far less text (``kind="char"`` gives them, for the quick demo of next-token prediction).
 
-Why, measured (2 layers, D=128, 4 heads, T=64; Brown + State of the Union + Gutenberg, 10% of the
-documents held out; one thread on a shared 2-core machine, so compare the ratios):
-
-=================  ==========  ==============  ===============  =====================================
-tokens             [UNK] held  tokens / word   next-token tok/s  equal CPU budget, side by side
-=================  ==========  ==============  ===============  =====================================
-words, 8,000       7.3%        1.07            0.65x            every rare word, name, number is [UNK]
-WordPiece, 4,000   0.0003%     1.35            1x               chosen: MLM and downstream
-characters, 70     0.00007%    5.0 (+spaces)   1.3-1.9x         a 64-token window sees ~13 words
-=================  ==========  ==============  ===============  =====================================
-
-Masked-LM (only 15% of the positions reach the softmax) runs ~1.8x faster than next-token
-prediction with 4,000 subwords. Trained for 1,200 steps of 16 x 64 tokens: masked-token accuracy
-9.2% vs 5.3% for the most frequent token (1.5x at ~700 steps); next-token perplexity 141, still above
-the Kneser-Ney bigram's 114 on the same tokens, while characters pass their bigram (10.6) after
-~400 steps and reach 6.3 (``kind="char"``: the quick live demo of the generative half).
 Special tokens have fixed ids: ``[PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4``.
 
 - Wu et al., Google's Neural Machine Translation System (WordPiece), 2016.
