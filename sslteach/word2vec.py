@@ -128,13 +128,14 @@ def sgns_grads(x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, wx: torch.
     return (loss * m).sum(), gx, gy
 
 
-def _repeat_factor(rows: torch.Tensor, used: torch.Tensor | None, lr: float) -> torch.Tensor | None:
+def _repeat_factor(rows: torch.Tensor, used: torch.Tensor | None, lr: float,
+                   limit: float = ROW_STEP_LIMIT) -> torch.Tensor | None:
     """Factor (rows.shape) for the gradient of every entry of ``rows``, so that a row repeated ``r``
     times in the batch moves by ``lr * (sum of its r gradients)`` while ``lr * r <= limit``, else by
-    ``limit * (their mean)``, with ``limit = max(ROW_STEP_LIMIT, lr)``: a row seen once always gets
-    its plain SGD step. ``used`` (bool, like ``rows``) marks the entries that count (not padding).
-    None when no row can repeat that often."""
-    limit = max(ROW_STEP_LIMIT, lr)
+    ``limit * (their mean)`` (``limit`` at least ``lr``): a row seen once always gets its plain SGD
+    step. ``used`` (bool, like ``rows``) marks the entries that count (not padding). None when no
+    row can repeat that often."""
+    limit = max(limit, lr)
     if lr * rows.numel() <= limit:
         return None
     flat = rows.flatten()
@@ -142,16 +143,18 @@ def _repeat_factor(rows: torch.Tensor, used: torch.Tensor | None, lr: float) -> 
     return ((limit / lr) / r).clamp_(max=1).view(rows.shape)  # r = 0 (padding): inf -> 1
 
 
-def _train_batch(W_in, W_out, contexts, valid, targets, lr: float, cbow: bool) -> tuple[float, int]:
+def _train_batch(W_in, W_out, contexts, valid, targets, lr: float, cbow: bool,
+                 limit: float = ROW_STEP_LIMIT) -> tuple[float, int]:
     """One SGD step on a batch of windows, in place; returns the summed loss and the number of pairs.
 
     word2vec.c applies the updates pair by pair, so a word in ``r`` pairs moves ``r`` small steps,
     each seeing the last. Added up in one go, the ``r`` steps overshoot when ``lr * r`` is
     large (a small vocabulary repeats every word dozens of times per batch) and training diverges,
-    so :func:`_repeat_factor` caps ``lr * r`` at ``ROW_STEP_LIMIT``: rare repeats get the plain
-    summed step.
+    so :func:`_repeat_factor` caps ``lr * r`` at ``limit``: rare repeats get the plain summed step.
+    Threads that update the tables at the same time (Hogwild) add their steps to the same frequent
+    rows, so training gives each of W threads ``ROW_STEP_LIMIT / W``.
     """
-    f_in, f_out = _repeat_factor(contexts, valid, lr), _repeat_factor(targets, None, lr)  # (N, C), (N, 1+K)
+    f_in, f_out = _repeat_factor(contexts, valid, lr, limit), _repeat_factor(targets, None, lr, limit)  # (N, C), (N, 1+K)
     if cbow:
         m = valid.unsqueeze(2).to(W_in.dtype)  # (N, C, 1)
         x = (W_in[contexts] * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)  # (N, 1, D) mean context
@@ -288,7 +291,8 @@ def train_word2vec(sentences: list[list[str]], *, method: str = "skipgram", dim:
             b = slice(i * batch_size, (i + 1) * batch_size)
             w = int(width[b][-1])  # the widest window of the batch (sorted)
             rate = lr * max(1e-4, 1 - state["done"] / total)  # linear decay, as word2vec.c
-            loss, pairs = _train_batch(W_in, W_out, contexts[b, :w], valid[b, :w], targets[b], rate, cbow)
+            loss, pairs = _train_batch(W_in, W_out, contexts[b, :w], valid[b, :w], targets[b], rate, cbow,
+                                       ROW_STEP_LIMIT / workers)   # concurrent steps on a row add up
             if not math.isfinite(loss):
                 raise diverged(epoch, loss / max(1, pairs))
             chunk_loss, chunk_pairs = chunk_loss + loss, chunk_pairs + pairs

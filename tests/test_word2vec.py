@@ -159,3 +159,20 @@ def test_bad_arguments_are_explained():
         train_word2vec([["a", "b"]], method="glove", min_count=1, progress=False)
     with pytest.raises(ValueError, match="window"):
         train_word2vec([["a", "b"]], window=0, min_count=1, progress=False)
+
+
+def test_threads_share_the_step_cap_of_a_frequent_row(monkeypatch):
+    # Hogwild threads add their steps to the same frequent rows at the same time: with a cap per thread
+    # of ROW_STEP_LIMIT the sum overshot, and the vectors of notebook 06's corpus blew up in 2 of 3 runs
+    from sslteach import word2vec
+    seen = []
+    real = word2vec._train_batch
+    monkeypatch.setattr(word2vec, "_train_batch", lambda *a, **k: seen.append(a[-1]) or real(*a, **k))
+    sentences = tokenize(["the king rules the land", "the queen rules the land", "a man walks"] * 50)
+    for workers in (1, 2):
+        seen.clear()
+        train_word2vec(sentences, min_count=1, sample=0, epochs=1, workers=workers, progress=False, dim=8)
+        assert seen and all(limit == pytest.approx(word2vec.ROW_STEP_LIMIT / workers) for limit in seen)
+    rows = torch.tensor([[3, 3, 3, 3, 5]])                                  # row 3 four times, row 5 once
+    f = word2vec._repeat_factor(rows, None, lr=0.1, limit=0.2)
+    assert torch.allclose(f, torch.tensor([[0.5, 0.5, 0.5, 0.5, 1.0]]))    # 0.1 x 4 repeats capped at 0.2

@@ -23,7 +23,7 @@ from . import experiment
 
 CORPUS = ("brown", "gutenberg", "enwiki")                 # notebook 06's corpus (its section 1)
 SMALL = ("gutenberg", "enwiki")                            # the corpus of earlier versions of notebook 06
-SETTINGS = dict(dim=100, window=5, negatives=5, min_count=5, sample=1e-4, epochs=5, lr=0.025, workers=2)
+SETTINGS = dict(dim=100, window=5, negatives=5, min_count=5, sample=1e-4, epochs=5, lr=0.05, workers=2)
 BINS = ((5, 30), (30, 100), (100, 300), (300, None))       # count of a question's rarest word (notebook 06, section 7)
 
 
