@@ -51,6 +51,9 @@ SHA256 = {
     "results/autoencoders.json": "e394786d93d53178eb258a4d0a058b0481c19c13b35d7e566e8ab4fe8cf17d8d",
     "results/rotnet.json": "ab79b637f40c4d422b8614835594c92cd8a64777fe7296f475eb720ddc59b6d0",
     "results/simclr-ablations.json": "c1e240d4eee2b9e54059c8257e1b9e1fdc8d7b7b39cb147140608e45fd515320",
+    "results/finetune-curves.json": "d3b578a336d11b73e9017ce8f65d1eeb7778612558c31629cdd58a48c571cfe9",
+    "results/finetune-steps.json": "277baadc0899c2a7810b4f5dec00172b351d22449717d495eb5c7d6c8b242681",
+    "results/finetune-choices.json": "45caaaa2ea5ae0c8c407e12891e01ef4e339a6a199bda87a62b85f79ffb71a22",
 }
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",

@@ -4,6 +4,7 @@ import pytest
 
 from sslteach import findings
 from sslteach.findings import Measure, audit_notebook, compare, state, within
+from sslteach.utils import REPO_ROOT
 
 
 def test_measure_mean_spread_and_text():
@@ -100,3 +101,13 @@ def test_audit_fails_on_an_unexplained_failed_expectation(tmp_path):
     explained = compare({"a": [0.1, 0.2], "b": [0.5, 0.6]}, expect="a > b", why_not="short runs")
     assert audit_notebook(_notebook(tmp_path, "Nothing measured here.", _md(explained))) == []
 
+
+
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_committed_notebook_says_only_what_it_measured(path):
+    # the two planted-failure tests above show that each of the audit's checks can fail
+    problems = audit_notebook(path)
+    assert not problems, "\n".join(problems)
