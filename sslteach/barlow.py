@@ -20,6 +20,7 @@ from torch import nn
 from .collapse import output_std
 from .models import ProjectionHead
 from .utils import check_number
+from .distributed import gather, unwrap
 from .views import check_augment, check_model, check_paired, feature_dim_of, two_views
 
 
@@ -103,17 +104,22 @@ class BarlowTwins(nn.Module):
 
 def barlow_step(augment: Callable, lambd: float | None = None) -> Callable:
     """Build the Barlow Twins step for :func:`sslteach.train.fit`: one pass over both views, then
-    :func:`barlow_twins_loss`. Returns ``(loss, {"diag": mean C_ii, "std": output_std(z1)})``."""
+    :func:`barlow_twins_loss`. Returns ``(loss, {"diag": mean C_ii, "std": output_std(z1)})``.
+
+    Under torchrun the loss standardises and correlates the outputs of the global batch, gathered
+    from every process with gradients (:func:`sslteach.distributed.gather`): every process computes
+    the same loss, and DDP's average of their gradients is the gradient of one process on the
+    global batch (the argument of :mod:`sslteach.distributed`'s docstring)."""
     check_augment(augment)
     if lambd is not None:
         check_number(lambd, "lambd", low=0, hint="None uses 1/D; the paper 5e-3 for D = 8192")
 
     def step(model: BarlowTwins, batch) -> tuple[torch.Tensor, dict]:
-        check_model(model, BarlowTwins, "BarlowTwins(ConvEncoder())")
+        check_model(unwrap(model), BarlowTwins, "BarlowTwins(ConvEncoder())")
         x1, x2 = two_views(augment, batch)
         _, z = model(torch.cat([x1, x2]))                         # (2N, D)
         z1, z2 = z.chunk(2)                                       # (N, D) each
-        loss = barlow_twins_loss(z1, z2, lambd)
+        loss = barlow_twins_loss(gather(z1), gather(z2), lambd)   # under torchrun: the global batch (W·N, D)
         with torch.no_grad():
             diag = cross_correlation(z1, z2).diagonal().mean()
         return loss, {"diag": diag, "std": output_std(z1)}

@@ -292,10 +292,10 @@ def wrap_ddp(model: nn.Module, info: DistributedInfo, **ddp_options) -> nn.Modul
     """``model`` on ``info.device`` inside a DistributedDataParallel (``model`` itself for one process).
 
     DDP broadcasts rank 0's weights at once, then all-reduces (averages) the gradients during every
-    backward pass. It hooks into the wrapper's ``forward``: a step function must compute everything
-    that gets a gradient through ``model(x)``; attributes and other methods are reached through
-    :func:`unwrap` (``unwrap(model).queue``; a no-gradient branch such as MoCo's key encoder may be
-    called there). A parameter that gets no gradient in some step needs
+    backward pass. A step calls the wrapper once, ``model(x)`` (DDP prepares its reducer there and
+    broadcasts rank 0's buffers); attributes and other submodules are reached through :func:`unwrap`
+    (``unwrap(model).queue``, SimSiam's ``unwrap(model).predictor``): their gradients are averaged
+    too, as DDP hooks every parameter. A parameter that gets no gradient in some step needs
     ``find_unused_parameters=True`` (``ddp_options`` go to DDP).
     """
     if not isinstance(model, nn.Module) or not isinstance(info, DistributedInfo):

@@ -214,7 +214,8 @@ def _check_expectation(expect: str, ms: dict) -> tuple[bool, bool]:
     if not m:
         raise ValueError(f"expect must read 'a > b', 'a < b', 'a = b' or 'a best' with names of the measures "
                          f"({', '.join(ms)}), got {expect!r}")
-    a, op, rest = m.group(1).strip(), m.group(2), [s.strip() for s in m.group(3).split(",")]
+    a, op, rest = m.group(1).strip(), m.group(2), m.group(3).strip()
+    rest = [rest] if rest in ms else [s.strip() for s in rest.split(",")]  # one name may hold a comma
     for n in (a, *rest):
         _known(n, ms)
     if op == "=":

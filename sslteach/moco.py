@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import gather_keys, unwrap
 from .models import ProjectionHead
 from .utils import check_number, unit_rows
 from .views import check_augment, check_model, check_paired, check_projections, feature_dim_of, two_views
@@ -222,22 +223,29 @@ def moco_step(augment: Callable) -> Callable:
     train mode on the whole batch of second views): in a short CPU run, emulating shuffle BN (keys
     in 4 BatchNorm groups) changed neither the loss nor the kNN accuracy beyond run-to-run noise.
 
+    Under torchrun (:mod:`sslteach.distributed`) every process enqueues the keys of all processes
+    (:func:`~sslteach.distributed.gather_keys`), so all hold the same queue and it fills as fast as
+    with one process on the global batch; the key encoders stay identical, as the query encoders
+    they follow do.
+
     Returns:
-        ``step(model, batch) -> (loss, {"acc": moco_accuracy})`` for a :class:`MoCo` model.
+        ``step(model, batch) -> (loss, {"acc": moco_accuracy})`` for a :class:`MoCo` model (or a
+        DDP wrapper around one).
     """
     check_augment(augment)
 
     def step(model: MoCo, batch) -> tuple[torch.Tensor, dict]:
-        check_model(model, MoCo, "MoCo(ConvEncoder())")
+        moco = unwrap(model)                                      # under torchrun: the MoCo inside DDP
+        check_model(moco, MoCo, "MoCo(ConvEncoder())")
         x1, x2 = two_views(augment, batch)                        # (N, C, H, W) each
-        ema_update(model.key_encoder, model.encoder, model.momentum)  # θ_k ← m θ_k + (1 − m) θ_q
-        ema_update(model.key_head, model.head, model.momentum)
-        _, q = model(x1)                                          # (N, D) queries, with gradient
-        k = model.keys(x2)                                        # (N, D) keys, no gradient
-        negatives = model.queue.keys()                            # (K, D) earlier batches only
-        loss = moco_loss(q, k, negatives, model.temperature)
+        ema_update(moco.key_encoder, moco.encoder, moco.momentum)  # θ_k ← m θ_k + (1 − m) θ_q
+        ema_update(moco.key_head, moco.head, moco.momentum)
+        _, q = model(x1)                                          # (N, D) queries, with gradient (DDP's forward)
+        k = moco.keys(x2)                                         # (N, D) keys, no gradient
+        negatives = moco.queue.keys()                             # (K, D) earlier batches only
+        loss = moco_loss(q, k, negatives, moco.temperature)
         acc = moco_accuracy(q, k, negatives)
-        model.queue.enqueue(k)                                    # FIFO: now the oldest keys drop out
+        moco.queue.enqueue(gather_keys(k))                        # FIFO; under torchrun every rank's keys (W·N, D)
         return loss, {"acc": acc}
 
     return step

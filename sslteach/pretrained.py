@@ -33,8 +33,6 @@ from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
 SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256
-# the methods that train under torchrun: their steps only call model(x), so DDP sees every gradient
-DISTRIBUTED = ("simclr", "rotation", "autoencoder")
 
 @dataclass
 class PretrainRun:
@@ -124,7 +122,8 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     its own shard with ``batch_size / W`` images, draws its own augmentations (seed
     ``rank_seed(seed, rank)``), SimCLR's negatives come from every process, and DDP averages the
     gradients, so a step equals one process's step on the whole batch (up to BatchNorm, whose
-    statistics stay per process unless synchronised). Methods: :data:`DISTRIBUTED`.
+    statistics stay per process unless synchronised). MoCo's processes enqueue every process's
+    keys and Barlow Twins correlates the global batch, so they too match one process on it.
 
     Returns:
         A :class:`PretrainRun`: ``.encoder`` (on ``device``, eval mode), ``.model``, ``.history``
@@ -142,7 +141,7 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     group = distributed.setup() if distributed.world_size() > 1 else None   # the group torchrun's processes joined
     world = distributed.world_size()
     if world > 1:
-        _check_distributed(method, recipe, world, device, group)
+        _check_distributed(recipe, world, device, group)
         device = group.device
     device = get_device(device)
     if images is None:
@@ -191,12 +190,8 @@ def _check_pretraining_images(images, recipe: dict) -> None:
                          f"images= has no classes: pass n_per_class=None, or select the images yourself")
 
 
-def _check_distributed(method: str, recipe: dict, world: int, device, group) -> None:
+def _check_distributed(recipe: dict, world: int, device, group) -> None:
     """What a run on several processes needs, checked on every process before any data is loaded."""
-    if method not in DISTRIBUTED:
-        raise ValueError(f"{method} does not train under torchrun yet (its {'EMA copy and queue' if method == 'moco' else 'EMA copy, predictor or batch statistics'} "
-                         f"would need each process to share more than gradients): train it in one process, or use "
-                         f"one of {', '.join(DISTRIBUTED)}")
     batch = recipe["batch_size"]
     if batch % world:
         raise ValueError(f"batch_size={batch} is the global batch, shared by the {world} processes, so it must be a "

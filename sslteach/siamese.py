@@ -26,6 +26,7 @@ from .collapse import effective_rank, output_std
 from .models import ProjectionHead
 from .moco import ema_update, frozen_copy
 from .utils import check_number, unit_rows
+from .distributed import unwrap
 from .views import check_augment, check_model, check_paired, feature_dim_of, two_views
 
 
@@ -141,17 +142,18 @@ def siamese_step(augment: Callable) -> Callable:
     check_augment(augment)
 
     def step(model: Siamese, batch) -> tuple[torch.Tensor, dict]:
-        check_model(model, Siamese, "Siamese(ConvEncoder())")
+        net = unwrap(model)                                       # under torchrun: the Siamese inside DDP
+        check_model(net, Siamese, "Siamese(ConvEncoder())")
         x1, x2 = two_views(augment, batch)
         x = torch.cat([x1, x2])                                   # (2N, C, H, W)
-        if model.momentum > 0:
-            ema_update(model.target_encoder, model.encoder, model.momentum)
-            ema_update(model.target_projector, model.projector, model.momentum)
-        _, z = model(x)                                           # (2N, D) online projections
-        p = model.predictor(z)                                    # (2N, D) predictions
-        t = z if model.momentum == 0 else model.target(x)         # (2N, D) targets: shared or EMA
+        if net.momentum > 0:
+            ema_update(net.target_encoder, net.encoder, net.momentum)
+            ema_update(net.target_projector, net.projector, net.momentum)
+        _, z = model(x)                                           # (2N, D) online projections (DDP's forward)
+        p = net.predictor(z)                                      # (2N, D) predictions
+        t = z if net.momentum == 0 else net.target(x)             # (2N, D) targets: shared or EMA
         (p1, p2), (t1, t2) = p.chunk(2), t.chunk(2)
-        loss = siamese_loss(p1, p2, t1, t2, model.stop_gradient)
+        loss = siamese_loss(p1, p2, t1, t2, net.stop_gradient)
         z1 = z[:len(x1)]
         return loss, {"std": output_std(z1), "erank": effective_rank(z1)}
 

@@ -342,34 +342,34 @@ PRETRAIN = dict(n_per_class=4, batch_size=16, epochs=1, progress=False)
 
 
 def fixed_views(x):
-    return x, x.flip(-1)
+    return x.double(), x.flip(-1).double()
 
 
-class InFloat64(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model.double()
-
-    def forward(self, x):
-        return self.model(x.double())
+COMPARED = ("simclr", "moco", "byol", "simsiam", "barlow")   # each method's own step, gathers and queue
 
 
-def simclr_without_batchnorm(method, recipe, size=32):
+def without_batchnorm(method, recipe, size=32):
+    """The method's model in float64 with every BatchNorm removed, and its own step on fixed views."""
+    from sslteach.barlow import barlow_step
     from sslteach.contrastive import simclr_step
+    from sslteach.moco import moco_step
+    from sslteach.siamese import siamese_step
     from sslteach.recipes import build_method
     model, _, encoder = build_method(method, recipe, size)
     for parent in list(model.modules()):
         for name, child in parent.named_children():
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
                 setattr(parent, name, nn.Identity())
-    return InFloat64(model), simclr_step(fixed_views, recipe["temperature"]), encoder
+    step = {"simclr": lambda: simclr_step(fixed_views, recipe["temperature"]), "moco": lambda: moco_step(fixed_views),
+            "barlow": lambda: barlow_step(fixed_views, recipe["lambd"])}.get(method, lambda: siamese_step(fixed_views))()
+    return model.double(), step, encoder
 
 
 @contextlib.contextmanager
 def comparable_pretrain():
     import sslteach.pretrained as pretrained
     build, adamw = pretrained.build_method, torch.optim.AdamW
-    pretrained.build_method = simclr_without_batchnorm
+    pretrained.build_method = without_batchnorm
     torch.optim.AdamW = lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr)
     try:
         yield pretrained
@@ -379,13 +379,16 @@ def comparable_pretrain():
 
 def pretrain_scenario(info, path):
     from sslteach.pretrained import pretrain
+    out = {}
     with comparable_pretrain() as pretrained:
-        plain = pretrained.pretrain("simclr", seed=3, **PRETRAIN)
+        for method in COMPARED:
+            plain = pretrained.pretrain(method, seed=3, **PRETRAIN)
+            out[method] = dict(weights={k: v.clone() for k, v in plain.model.state_dict().items()},
+                               loss=plain.history.step["loss"])
     run = pretrain("simclr", seed=3, **PRETRAIN)        # the real recipe: BatchNorm per process, random views
     if info.is_main:
         run.save(path)
-    return dict(weights={k: v.clone() for k, v in plain.model.state_dict().items()}, loss=plain.history.step["loss"],
-                processes=run.info["processes"], device=run.info["device"])
+    return dict(out, processes=run.info["processes"], device=run.info["device"])
 
 
 @pytest.fixture(scope="module")
@@ -395,27 +398,33 @@ def pretrained_ranks(tmp_path_factory):
     return run_ranks(functools.partial(pretrain_scenario, path=str(out / "simclr_2proc.pt")), out), out
 
 
-def test_two_process_pretrain_equals_one_process_on_the_union_batch(pretrained_ranks, plain_python):
+@pytest.mark.parametrize("method", COMPARED)
+def test_two_process_pretrain_equals_one_process_on_the_union_batch(pretrained_ranks, plain_python, method):
     ranks_, _ = pretrained_ranks
     with comparable_pretrain() as pretrained:
-        one_ = pretrained.pretrain("simclr", seed=3, device="cpu", **PRETRAIN)
+        one_ = pretrained.pretrain(method, seed=3, device="cpu", **PRETRAIN)
     assert [r["processes"] for r in ranks_] == [WORLD, WORLD] and ranks_[0]["device"] == "cpu"
+    ours = [r[method] for r in ranks_]
     for name, w in one_.model.state_dict().items():
-        w0, w1 = ranks_[0]["weights"][name], ranks_[1]["weights"][name]
+        w0, w1 = ours[0]["weights"][name], ours[1]["weights"][name]
         assert torch.equal(w0, w1), name                                 # DDP keeps the copies identical
+        if name == "queue.queue":   # the same keys; the gather orders them by rank, a batch by its shards
+            w0, w = (q[q[:, 0].argsort()] for q in (w0, w))
         assert torch.allclose(w0, w, rtol=0, atol=1e-12), name            # and equal to one process
-    moved = max((ranks_[0]["weights"][k] - w).abs().max().item()
-                for k, w in distributed_initial_weights().items())
+    moved = max((ours[0]["weights"][k] - w).abs().max().item()
+                for k, w in distributed_initial_weights(method).items() if w.is_floating_point())
     assert moved > 1e-5                                                    # the steps changed the weights
-    assert ranks_[0]["loss"] == pytest.approx(one_.history.step["loss"], abs=1e-12)  # logged: the union's loss
+    assert ours[0]["loss"] == pytest.approx(one_.history.step["loss"], abs=1e-12)  # logged: the union's loss
+    if method == "moco":   # the queue holds both ranks' keys of the first step: the same as one process
+        assert len(one_.model.queue) == PRETRAIN["batch_size"] * len(one_.history.step["loss"])
 
 
-def distributed_initial_weights():
+def distributed_initial_weights(method):
     with comparable_pretrain() as pretrained:
         torch.manual_seed(3)
         from sslteach.recipes import recipe_for
-        return pretrained.build_method("simclr", recipe_for("simclr", **{k: v for k, v in PRETRAIN.items()
-                                                                        if k != "progress"}))[0].state_dict()
+        return pretrained.build_method(method, recipe_for(method, **{k: v for k, v in PRETRAIN.items()
+                                                                    if k != "progress"}))[0].state_dict()
 
 
 def test_two_process_checkpoint_loads_and_probes_like_any_other(pretrained_ranks, plain_python):
@@ -436,8 +445,6 @@ def test_pretrain_refuses_what_torchrun_cannot_run(monkeypatch):
     import sslteach.pretrained as pretrained
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     monkeypatch.setattr(distributed, "setup", lambda: DistributedInfo(0, 2, 0, torch.device("cpu"), "gloo"))
-    with pytest.raises(ValueError, match="byol does not train under torchrun yet"):
-        pretrained.pretrain("byol", quick=True)
     with pytest.raises(ValueError, match="global batch, shared by the 2 processes.*batch_size=16"):
         pretrained.pretrain("simclr", quick=True, batch_size=17)
     if not torch.cuda.is_available():

@@ -44,6 +44,9 @@ def test_compare_contradiction_and_best_and_equal():
     assert compare({"a": [0.5, 0.6], "b": [0.55, 0.65]}, expect="a = b").holds
     assert compare({"a": [0.1, 0.2], "b": [0.5, 0.6]}, expect="a < b").holds
     assert compare({"a": [0.9, 0.8], "b": [0.1, 0.2], "c": [0.3, 0.4]}, expect="a > b, c").holds
+    commas = {"SimCLR, batch 128": [0.5, 0.6], "SimCLR, batch 32": [0.1, 0.2]}  # names that hold a comma
+    assert compare(commas, expect="SimCLR, batch 128 > SimCLR, batch 32").holds
+    assert not compare(commas, expect="SimCLR, batch 32 > SimCLR, batch 128").holds
 
 
 def test_compare_refuses_what_it_cannot_read():
