@@ -28,7 +28,8 @@ from .batches import ShardedLoader, TensorLoader, rank_seed
 from .checkpoint import CheckpointError, check_checkpoint_path, load_checkpoint, save_checkpoint
 from .data import SHA256, DataError, data_file, load_cifar10
 from .models import Encoder, build_encoder
-from .recipes import _check_method, build_method, checkpoint_name, recipe_for
+from .recipes import (_check_method, build_method, check_distributed_run, check_pretraining_images, checkpoint_name,
+                      recipe_for)
 from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
@@ -141,13 +142,13 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
     group = distributed.setup() if distributed.world_size() > 1 else None   # the group torchrun's processes joined
     world = distributed.world_size()
     if world > 1:
-        _check_distributed(recipe, world, device, group)
+        check_distributed_run(recipe, world, device, group)
         device = group.device
     device = get_device(device)
     if images is None:
         images = load_cifar10("train", n_per_class=recipe["n_per_class"]).images
     else:
-        _check_pretraining_images(images, recipe)
+        check_pretraining_images(images, recipe)
     if len(images) // recipe["batch_size"] < 1:
         raise ValueError(f"batch_size={recipe['batch_size']} is larger than the {len(images)} training images "
                          f"(n_per_class={recipe['n_per_class']}): use a batch_size <= {len(images)}")
@@ -176,29 +177,6 @@ def pretrain(method: str, epochs: int | None = None, seed: int = 0, device: torc
                 device=str(device), history=history.epoch, torch_version=str(torch.__version__), quick=quick,
                 processes=world, accumulate=accumulate)
     return PretrainRun(encoder.eval(), distributed.unwrap(model).eval(), history, info)
-
-
-def _check_pretraining_images(images, recipe: dict) -> None:
-    if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-        what = f"a {images.dtype} tensor of shape {tuple(images.shape)}" if torch.is_tensor(images) else type(images).__name__
-        raise TypeError(f"images must be uint8 images (N, C, H, W) with C = 1 or 3, as the loaders give them "
-                        f"(st.load_torchvision('stl10', 'unlabeled').images), got {what}")
-    if images.shape[-1] != images.shape[-2]:
-        raise ValueError(f"images must be square (the views are square crops), got {tuple(images.shape[-2:])}")
-    if recipe["n_per_class"] is not None:
-        raise ValueError(f"n_per_class={recipe['n_per_class']} picks images per class from the shipped set, but "
-                         f"images= has no classes: pass n_per_class=None, or select the images yourself")
-
-
-def _check_distributed(recipe: dict, world: int, device, group) -> None:
-    """What a run on several processes needs, checked on every process before any data is loaded."""
-    batch = recipe["batch_size"]
-    if batch % world:
-        raise ValueError(f"batch_size={batch} is the global batch, shared by the {world} processes, so it must be a "
-                         f"multiple of {world}: e.g. batch_size={max(world, batch - batch % world)}")
-    if device is not None and torch.device(device).type != group.device.type:
-        raise ValueError(f"device={device!r}, but this process of the torchrun group trains on {group.device} "
-                         f"(backend {group.backend}): leave device out under torchrun")
 
 
 def save_pretrained(path: str | Path, encoder: Encoder, info: dict, **extra) -> Path:

@@ -3,11 +3,14 @@
 A recipe is a plain dict of the settings a notebook uses (:data:`RECIPES`); keyword overrides change
 single values and are checked before anything is loaded (``recipe_for("simclr", temperature=0.5)``).
 :func:`build_method` turns a method and its recipe into ``(model, step, encoder)`` for
-:func:`sslteach.train.fit`; :mod:`sslteach.pretrained` trains, saves and loads them.
+:func:`sslteach.train.fit`; :mod:`sslteach.pretrained` trains, saves and loads them, after
+:func:`check_pretraining_images` and :func:`check_distributed_run` have checked what a run is given.
 """
 from __future__ import annotations
 
 import copy
+
+import torch
 
 from .augment import TwoViews, simclr_augment
 from .autoencoder import ConvAutoencoder, reconstruction_step
@@ -167,3 +170,28 @@ def build_method(method: str, recipe: dict, size: int = 32):
     else:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     return model, step, encoder
+
+
+def check_pretraining_images(images, recipe: dict) -> None:
+    """Images given to ``pretrain(images=...)`` instead of the shipped set: uint8 (N, C, H, W), square,
+    and a recipe that does not pick images per class."""
+    if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+        what = f"a {images.dtype} tensor of shape {tuple(images.shape)}" if torch.is_tensor(images) else type(images).__name__
+        raise TypeError(f"images must be uint8 images (N, C, H, W) with C = 1 or 3, as the loaders give them "
+                        f"(st.load_torchvision('stl10', 'unlabeled').images), got {what}")
+    if images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"images must be square (the views are square crops), got {tuple(images.shape[-2:])}")
+    if recipe["n_per_class"] is not None:
+        raise ValueError(f"n_per_class={recipe['n_per_class']} picks images per class from the shipped set, but "
+                         f"images= has no classes: pass n_per_class=None, or select the images yourself")
+
+
+def check_distributed_run(recipe: dict, world: int, device, group) -> None:
+    """What a run on several processes needs, checked on every process before any data is loaded."""
+    batch = recipe["batch_size"]
+    if batch % world:
+        raise ValueError(f"batch_size={batch} is the global batch, shared by the {world} processes, so it must be a "
+                         f"multiple of {world}: e.g. batch_size={max(world, batch - batch % world)}")
+    if device is not None and torch.device(device).type != group.device.type:
+        raise ValueError(f"device={device!r}, but this process of the torchrun group trains on {group.device} "
+                         f"(backend {group.backend}): leave device out under torchrun")

@@ -22,7 +22,6 @@ import matplotlib.pyplot as plt
 from ..data import load_cifar10
 from ..pretrained import initial_encoder, pretrain
 from ..probe import extract_features, knn_accuracy
-from ..recipes import recipe_for
 from ..utils import check_number, quick_mode
 from .common import png_of_figure
 
