@@ -37,5 +37,6 @@ from .wordeval import evaluate, evaluate_analogies, evaluate_similarity
 from .widgets import (AugmentationExplorer, MaskExplorer, TemperatureExplorer, WordNeighbours,
                       augmentation_views, corruption_preview, neighbour_figure, temperature_summary)
 from .widgets import CollapseSwitchboard
+from .widgets import FillMask, Generate, fill_mask_figure, sampling_figure
 
 __version__ = "0.2.0"

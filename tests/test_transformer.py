@@ -124,3 +124,82 @@ def test_a_causal_model_learns_a_repeating_sequence_through_fit():
     history = fit(m, step, TensorLoader(seq, batch_size=16), torch.optim.AdamW(m.parameters(), lr=3e-3),
                   epochs=15, device="cpu", progress=False)
     assert history["loss"][-1] < 0.3 < 3 < history["loss"][0]  # from about log(50) = 3.9
+
+
+# --- the same architecture from PyTorch's nn.TransformerEncoderLayer (benchmarks/bench_transformer.py) ---
+
+def _bench():
+    """benchmarks/bench_transformer.py as a module: its TorchTransformer, torch_copy, redraw, max_differences."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_transformer.py"
+    spec = importlib.util.spec_from_file_location("bench_transformer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+def test_equals_pytorch_transformer_encoder_layers_with_the_same_weights(causal, fast_path):
+    m = bench.redraw(model(causal=causal))     # weights at a scale where every part shows in the outputs
+    peer = bench.torch_copy(m).eval()
+    assert isinstance(peer.layers[0], torch.nn.TransformerEncoderLayer) and peer.head.weight is peer.tok_emb.weight
+    assert sum(p.numel() for p in peer.parameters()) == sum(p.numel() for p in m.parameters())
+    ids = torch.randint(0, 50, (3, 16), generator=torch.Generator().manual_seed(0))
+    diffs = bench.max_differences(m, peer, ids, fast_path=fast_path)
+    assert set(diffs) == {"block 1", "block 2", "hidden", "logits"}
+    assert max(diffs.values()) <= 1e-5, diffs
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_equals_pytorch_with_padding_at_the_real_tokens(causal):
+    m = bench.redraw(model(causal=causal))
+    ids = torch.randint(5, 50, (2, 16), generator=torch.Generator().manual_seed(0))
+    pad = torch.zeros(2, 16, dtype=torch.bool)
+    pad[0, 11:] = True  # first row: 11 tokens, then padding (which our model lets attend to itself only)
+    for fast_path in (False, True):
+        diffs = bench.max_differences(m, bench.torch_copy(m).eval(), ids, fast_path=fast_path, pad_mask=pad)
+        assert max(diffs.values()) <= 1e-5, diffs
+
+
+def _swap_q_and_k(peer):
+    D = peer.cfg.d_model
+    with torch.no_grad():
+        for layer in peer.layers:
+            for p in (layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias):
+                p[:2 * D] = torch.cat([p[D:2 * D], p[:D]]).clone()   # rows q | k | v -> k | q | v
+    return peer
+
+
+def _post_norm(peer):
+    for layer in peer.layers:
+        layer.norm_first = False   # x = ln1(x + attn(x)): the 2017 paper's order, not GPT-2's
+    return peer
+
+
+def _no_causal_mask(peer):
+    from dataclasses import replace
+    peer.cfg = replace(peer.cfg, causal=False)
+    return peer
+
+
+WRONG_COPIES = {
+    "q and k swapped": lambda m: _swap_q_and_k(bench.torch_copy(m)),
+    "tanh GELU": lambda m: bench.torch_copy(m, activation=torch.nn.GELU(approximate="tanh")),
+    "post-LayerNorm": lambda m: _post_norm(bench.torch_copy(m)),
+    "no causal mask": lambda m: _no_causal_mask(bench.torch_copy(m)),
+}
+
+
+@pytest.mark.parametrize("wrong", list(WRONG_COPIES))
+def test_a_wrong_copy_is_detected(wrong):
+    m = bench.redraw(model(causal=True))
+    peer = WRONG_COPIES[wrong](m).eval()
+    ids = torch.randint(0, 50, (3, 16), generator=torch.Generator().manual_seed(0))
+    # autograd on (the training path): PyTorch's inference fast path would take any nn.GELU for the exact one
+    diffs = bench.max_differences(m, peer, ids)
+    assert max(diffs.values()) > 1e-4, diffs   # at least 10x the tolerance of the test above

@@ -112,6 +112,7 @@ def test_neighbour_figure_lists_the_k_nearest_by_cosine(tiny_embeddings):
 
 def test_word_neighbours_redraws_and_explains_unknown_words(tiny_embeddings):
     ex = widgets.WordNeighbours(tiny_embeddings, k=2, word="king")
+    assert ex.k.description == "k" and ex.k.max == min(30, len(tiny_embeddings) - 1)  # at most all other words
     first = ex.picture.value
     assert first[:4] == b"\x89PNG" and [w for w, _ in ex.neighbours] == ["queen", "man"]
     ex.word.value = "Pear "                       # case and spaces are forgiven

@@ -9,6 +9,7 @@ in saved notebooks alike.
 from .augmentation import OPS, AugmentationExplorer, augmentation_ops, augmentation_views
 from .collapse import CollapseSwitchboard, collapse_run, switchboard_figure
 from .common import png_of_figure, png_of_images
+from .language import FillMask, Generate, fill_mask_figure, next_token_probs, sampling_figure
 from .masks import CORRUPTIONS, MaskExplorer, corruption_preview
 from .temperature import TemperatureExplorer, hard_negative_share, temperature_figure, temperature_summary
 from .words import WordNeighbours, neighbour_figure
@@ -16,4 +17,5 @@ from .words import WordNeighbours, neighbour_figure
 __all__ = ["OPS", "AugmentationExplorer", "augmentation_ops", "augmentation_views", "png_of_figure",
            "png_of_images", "CORRUPTIONS", "MaskExplorer", "corruption_preview", "TemperatureExplorer",
            "hard_negative_share", "temperature_figure", "temperature_summary", "WordNeighbours",
-           "neighbour_figure", "CollapseSwitchboard", "collapse_run", "switchboard_figure"]
+           "neighbour_figure", "CollapseSwitchboard", "collapse_run", "switchboard_figure",
+           "FillMask", "Generate", "fill_mask_figure", "next_token_probs", "sampling_figure"]

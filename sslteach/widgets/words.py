@@ -76,8 +76,8 @@ class WordNeighbours:
         self.word = W.Combobox(value=word if word is not None else emb.words[0], description="word",
                                options=emb.words[:suggestions], ensure_option=False,
                                continuous_update=False, placeholder="type a word and press Enter")
-        self.k = W.IntSlider(value=min(k, len(emb) - 1), min=1,  # all other words, in a small vocabulary max=min(30, len(emb) - 1), description="k",
-                             continuous_update=False)
+        self.k = W.IntSlider(value=min(k, len(emb) - 1), min=1, max=min(30, len(emb) - 1),  # at most all other words
+                             description="k", continuous_update=False)
         self.picture = W.Image(format="png")
         self.readout = W.HTML()
         for control in (self.word, self.k):
