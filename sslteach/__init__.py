@@ -27,6 +27,7 @@ from .rotation import (RotNet, circular_mask, probe_blocks, rotate, rotate_batch
                        rotation_predictions, rotation_step)
 from .sphere import alignment, uniformity
 from .textdata import load_analogies, load_corpus, load_word_pairs
+from .textpretrain import TEXT_RECIPES, TextPretrainRun, load_language_model, pretrain_text
 from .train import History, cosine_schedule, fit
 from .utils import get_device, quick_mode, set_seed
 from .sweeps import load_sweep

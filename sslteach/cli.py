@@ -2,6 +2,7 @@
 
     python -m sslteach pretrain simclr --epochs 50 --out checkpoints/simclr_long.pt
     python -m sslteach probe checkpoints/simclr_long.pt
+    python -m sslteach pretrain gpt --out checkpoints/gpt.pt      # a language model: mlm or gpt (sslteach.textpretrain)
     python -m sslteach notebooks --mode quick
     torchrun --nproc_per_node=2 -m sslteach pretrain simclr --out checkpoints/simclr_2proc.pt
     python -m sslteach pretrain simclr --epochs 50 --out checkpoints/simclr_long.pt --resume   # after an interruption
@@ -33,6 +34,7 @@ from .data import DataError, load_cifar10
 from .probe import extract_features, format_table, probe_table
 from .pretrained import load_encoder, pretrain as pretrain_encoder
 from .recipes import METHODS, RECIPES
+from .textpretrain import TEXT_RECIPES, pretrain_command as pretrain_text_command
 from . import distributed
 from .checkpoint import CheckpointError, checksum_path, load_checkpoint
 from .utils import REPO_ROOT, check_number, check_out_path, get_device
@@ -61,6 +63,8 @@ def setting(text: str) -> tuple[str, object]:
 
 
 def pretrain(args: argparse.Namespace) -> dict:
+    if args.method in TEXT_RECIPES:              # mlm, gpt: a language model (sslteach.textpretrain)
+        return pretrain_text_command(args)
     overrides = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k) is not None}
     for name, value in args.set or ():
         if name in overrides:
@@ -78,7 +82,7 @@ def pretrain(args: argparse.Namespace) -> dict:
     group = distributed.setup()                  # under torchrun: join its processes (one process otherwise)
     try:
         run = pretrain_encoder(args.method, seed=args.seed, device=None if group.distributed else device,
-                               checkpoint=state, resume=args.resume, accumulate=args.accumulate,
+                               quick=args.quick, checkpoint=state, resume=args.resume, accumulate=args.accumulate,
                                images=_full_images(args.data, group), **overrides)
         if group.is_main:                        # one process probes, prints and writes the checkpoint
             return _probe_and_save(args, run, group.device if group.distributed else device, state)
@@ -259,8 +263,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     positive, at_least_0 = dict(low=0, low_open=True), dict(low=0)
 
-    pre = sub.add_parser("pretrain", parents=[common], help="pre-train an encoder on the shipped CIFAR-10 (no labels) and save it")
-    pre.add_argument("method", choices=METHODS)
+    pre = sub.add_parser("pretrain", parents=[common], help="pre-train an encoder on the shipped CIFAR-10 (no labels), "
+                         "or a language model on the shipped text (mlm, gpt), and save it")
+    pre.add_argument("method", choices=METHODS + tuple(TEXT_RECIPES))
+    pre.add_argument("--quick", action="store_true", help="tiny settings, only to check the code runs")
     pre.add_argument("--out", required=True, type=Path, help="checkpoint file to write")
     pre.add_argument("--epochs", type=number(int, low=1), default=None, help="default (like every setting left "
                      "out): the method's classroom recipe, sslteach.recipes.RECIPES")
