@@ -52,7 +52,8 @@ def singular_values(z: torch.Tensor) -> torch.Tensor:
     k-th eigenvalue of the biased covariance), in z's units; divide by ``s[0]`` for a scale-free
     plot. An isotropic cloud gives a flat spectrum, a cloud in an r-dimensional subspace exactly r
     non-zero values, a constant output all zeros. Values below the rounding level of z's dtype
-    (``max(N, D) · eps · ‖z‖_F``) are set to 0. Computed in float64 on the CPU.
+    (``eps · ‖z‖_F``: rounding every entry of z moves no singular value by more, Weyl's inequality)
+    are set to 0. Computed in float64 on the CPU.
 
     Args:
         z: (N, D) outputs, N >= 1.
@@ -63,7 +64,7 @@ def singular_values(z: torch.Tensor) -> torch.Tensor:
     - Jing et al., Understanding Dimensional Collapse in Contrastive Self-supervised Learning, 2022.
     """
     check_projections(z, "z", min_n=1)
-    tol = max(z.shape) * torch.finfo(z.dtype).eps
+    tol = torch.finfo(z.dtype).eps                                 # bfloat16 (training under autocast): 2^-7
     z = z.detach().to("cpu", torch.float64)
     s = torch.linalg.svdvals(z - z.mean(dim=0))                  # (min(N, D),) descending
     s = torch.where(s > tol * z.norm(), s, torch.zeros_like(s))

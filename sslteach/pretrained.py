@@ -33,7 +33,7 @@ from .recipes import (_check_method, build_method, check_distributed_run, check_
 from .train import History, cosine_schedule, fit
 from .utils import check_number, checkpoint_dir, get_device, quick_mode, set_seed
 
-SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.data.SHA256
+SHIPPED = "models/simclr_encoder.pt"  # in data/, registered in sslteach.registry.SHA256
 
 @dataclass
 class PretrainRun:
@@ -328,12 +328,12 @@ def pretrained_encoder(method: str, path: str | Path | None = None, train_if_mis
 
 def shipped_encoder() -> Encoder:
     """The SimCLR encoder shipped in ``data/`` (:data:`SHIPPED`), verified by its sha256 in
-    :data:`sslteach.data.SHA256`, for those who cannot train one themselves.
+    :data:`sslteach.registry.SHA256`, for those who cannot train one themselves.
 
     Raises:
         DataError: the file is not shipped with this version, missing, or changed.
     """
     if SHIPPED not in SHA256:
         raise DataError(f"data/{SHIPPED} is not shipped with this version of sslteach (it has no entry in "
-                        f"sslteach.data.SHA256). Train the encoder instead: pretrained_encoder('simclr').")
+                        f"sslteach.registry.SHA256). Train the encoder instead: pretrained_encoder('simclr').")
     return load_encoder(data_file(SHIPPED))

@@ -43,3 +43,13 @@ def test_effective_rank_known_answers():
         z = torch.cat([torch.eye(r, 8), -torch.eye(r, 8)])                   # r equal singular values
         assert effective_rank(z).item() == pytest.approx(r, abs=1e-5)
     assert effective_rank(randn(4096, 16, seed=10)).item() > 0.99 * 16
+
+
+def test_rank_of_low_precision_outputs_is_that_of_their_float32_values():
+    # fit trains under bfloat16 autocast, so the metrics see bfloat16 z: rounding must not zero the spectrum
+    from sslteach.collapse import effective_rank
+    g = torch.Generator().manual_seed(0)
+    for r in (3, 40):
+        z = torch.randn(128, r, generator=g) @ torch.randn(r, 256, generator=g)       # (128, 256), rank r
+        assert effective_rank(z.bfloat16()).item() == pytest.approx(effective_rank(z).item(), rel=0.02)
+        assert 1 < effective_rank(z.bfloat16()).item() <= r

@@ -101,7 +101,7 @@ def run_sweep(name: str, seeds=None, *, quick: bool = False, device: torch.devic
         command: recorded as the command that made the file (the CLI passes its own).
 
     Returns:
-        The path written. Its sha256 must be registered in :data:`sslteach.data.SHA256` (the line
+        The path written. Its sha256 must be registered in :data:`sslteach.registry.SHA256` (the line
         to add is printed) before :func:`load_sweep` reads it from ``data/``.
     """
     exp = get(name)
@@ -146,7 +146,7 @@ def run_sweep(name: str, seeds=None, *, quick: bool = False, device: torch.devic
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, out)
     if progress:
-        print(f"wrote {out} ({record['total_seconds']:.0f} s); to ship it, register in sslteach.data.SHA256:\n"
+        print(f"wrote {out} ({record['total_seconds']:.0f} s); to ship it, register in sslteach.registry.SHA256:\n"
               f'    "results/{name}.json": "{sha256sum(out)}",')
     return out
 
@@ -195,7 +195,7 @@ def load_sweep(name: str, path: str | Path | None = None) -> Sweep:
     if path is None:
         key = f"results/{name}.json"
         if key not in SHA256:
-            raise DataError(f"no shipped results for {name!r} (data/{key} is not registered in sslteach.data.SHA256): "
+            raise DataError(f"no shipped results for {name!r} (data/{key} is not registered in sslteach.registry.SHA256): "
                             f"run `python -m sslteach sweep {name}` and register the printed line")
         path = data_file(key)
     path = Path(path)

@@ -21,11 +21,9 @@ from ..probe import extract_features, knn_accuracy, linear_probe
 from . import experiment
 
 # The pre-training methods notebook 07 compares, by their st.RECIPES names: the one list that the
-# notebook and these experiments read. Notebook 08's methods join by adding their names here
-# ("moco", "byol", "simsiam", "barlow": st.RECIPES has their recipes, NAMES their shown names) once
-# notebook 08 saves their encoders in checkpoints/ (without one, pretrained_encoder trains each with
-# its recipe first, minutes on a CPU); then run these sweeps again.
-METHODS = ("simclr", "rotation", "autoencoder")
+# notebook and these experiments read (a method joins by adding its name here and in NAMES, then
+# running these sweeps again; pretrained_encoder trains a missing encoder with its recipe first).
+METHODS = ("simclr", "rotation", "autoencoder", "moco", "byol", "simsiam", "barlow")
 # Notebook 05's three autoencoders are all measured here; notebook 07 shows the one that notebook
 # 05's sweep "autoencoders" ranks first (the highest mean linear probe with all labels).
 AE_KINDS = ("plain", "denoising", "masked")

@@ -160,7 +160,7 @@ def model_file(method: str) -> str:
 def equal_budget_encoder(method: str):
     """The seed-0 encoder of the equal-budget sweep for ``method`` ("BYOL" or "byol"), sha256 checked.
 
-    Read from ``data/`` (registered in :data:`sslteach.data.SHA256`), or, when ``$SSLTEACH_RESULTS`` is
+    Read from ``data/`` (registered in :data:`sslteach.registry.SHA256`), or, when ``$SSLTEACH_RESULTS`` is
     set, unchecked from that folder (where a quick sweep writes them).
     """
     name = model_file(method)
@@ -171,7 +171,7 @@ def equal_budget_encoder(method: str):
                                     f"$SSLTEACH_RESULTS unset, read data/{name})")
         return load_encoder(path)
     if name not in SHA256:
-        raise DataError(f"data/{name} is not shipped (not registered in sslteach.data.SHA256): run `python -m sslteach "
+        raise DataError(f"data/{name} is not shipped (not registered in sslteach.registry.SHA256): run `python -m sslteach "
                         f"sweep equal-budget` and register the printed lines")
     return load_encoder(data_file(name))
 
@@ -190,7 +190,7 @@ def equal_budget(condition, seed, quick, device):
     if seed == 0:
         path = _models_dir(quick) / Path(model_file(condition)).name
         run.save(path)
-        Path(f"{path}.sha256").unlink(missing_ok=True)          # data/ files are checked through sslteach.data.SHA256
+        Path(f"{path}.sha256").unlink(missing_ok=True)          # data/ files are checked through sslteach.registry.SHA256
         print(f'    "{model_file(condition)}": "{sha256sum(path)}",   # {path}')
     return {**read_h(run.encoder, train, test, device), **z_spread(run.model, test, device),
             "seconds of training": run.info["seconds"]}
